@@ -1,0 +1,65 @@
+import { Queue } from 'bullmq';
+import type { Config } from '@inferq/core/config';
+import type { JobPayload } from '@inferq/core/job-types';
+import { Keyspace } from '@inferq/core/keyspace';
+import type { Logger } from '@inferq/core/logger';
+import { checkRedisRequirements, createBlockingConnection, createProducerConnection } from '@inferq/core/redis-connection';
+import { loadModelRepository } from '@inferq/inference/model-repository';
+import { createApp } from './app.ts';
+import { CompletionListener } from './services/completion-listener.ts';
+import { JobService } from './services/job-service.ts';
+import { ModelCatalog } from './services/model-catalog.ts';
+
+export interface ApiService {
+  app: ReturnType<typeof createApp>;
+  close(): Promise<void>;
+}
+
+/**
+ * Creates everything the API needs once, at start-up: one producer connection shared by every
+ * model's queue, one subscriber for long-polls, the checked model repository.
+ */
+export async function startApiService(config: Config, logger: Logger): Promise<ApiService> {
+  const keys = new Keyspace(config.queuePrefix);
+  const redis = createProducerConnection(config.redisUrl);
+  await new Promise<void>((resolve, reject) => {
+    redis.once('ready', resolve);
+    redis.once('error', reject);
+  }).catch((error: Error) => {
+    redis.disconnect();
+    throw new Error(`cannot reach Redis at ${config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}: ${error.message}`);
+  });
+  const requirements = await checkRedisRequirements(redis);
+  logger.info({ redis_version: requirements.version }, 'redis checked');
+
+  const models = await loadModelRepository(config.modelDir);
+  for (const model of models.values()) {
+    for (const v of model.versions) {
+      if (v.state === 'refused') logger.error({ model: v.name, version: v.version, reason: v.reason }, 'model version refused');
+    }
+  }
+  logger.info({ models: [...models.keys()], dir: config.modelDir }, 'model repository loaded');
+
+  const queues = new Map<string, Queue<JobPayload>>();
+  for (const name of models.keys()) {
+    queues.set(name, new Queue<JobPayload>(keys.modelQueue(name), { connection: redis, prefix: keys.prefix }));
+  }
+  const catalog = new ModelCatalog(models, redis, keys);
+  const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger);
+  const jobs = new JobService({ config, redis, keys, catalog, queues, completions });
+  const app = createApp({
+    logger,
+    redis,
+    catalog,
+    jobs,
+    limits: { maxBodyBytes: config.maxBodyBytes, maxTtlSeconds: config.maxResultTtlSeconds, maxLongPollSeconds: config.maxLongPollSeconds },
+  });
+  return {
+    app,
+    async close() {
+      await completions.close();
+      await Promise.all([...queues.values()].map((q) => q.close()));
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

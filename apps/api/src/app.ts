@@ -1,0 +1,34 @@
+import { Hono } from 'hono';
+import { requestId } from 'hono/request-id';
+import type { Logger } from '@inferq/core/logger';
+import type { Redis } from '@inferq/core/redis-connection';
+import { InferqError } from '@inferq/core/errors';
+import type { AppEnv } from './app-env.ts';
+import { handleError } from './error-handler.ts';
+import { requestLogger } from './middleware/request-logger.ts';
+import { healthRoutes } from './routes/health-routes.ts';
+import { jobsRoutes } from './routes/jobs-routes.ts';
+import { modelsRoutes } from './routes/models-routes.ts';
+import type { JobService } from './services/job-service.ts';
+import type { ModelCatalog } from './services/model-catalog.ts';
+
+export interface AppDeps {
+  logger: Logger;
+  redis: Redis;
+  catalog: ModelCatalog;
+  jobs: JobService;
+  limits: { maxBodyBytes: number; maxTtlSeconds: number; maxLongPollSeconds: number };
+}
+
+/** The HTTP API, free of any server or process concerns: tests call `app.request()` on it. */
+export function createApp(deps: AppDeps) {
+  const app = new Hono<AppEnv>();
+  app.use(requestId({ headerName: 'x-request-id' }));
+  app.use(requestLogger({ logger: deps.logger }));
+  app.route('/', healthRoutes({ redis: deps.redis, catalog: deps.catalog }));
+  app.route('/v1/models', modelsRoutes({ catalog: deps.catalog }));
+  app.route('/v1/jobs', jobsRoutes({ jobs: deps.jobs, ...deps.limits }));
+  app.notFound((c) => handleError(new InferqError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), c));
+  app.onError(handleError);
+  return app;
+}

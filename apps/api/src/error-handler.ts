@@ -1,0 +1,24 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { InferqError } from '@inferq/core/errors';
+import { isRedisUnavailableError, redisUnavailable } from '@inferq/core/redis-connection';
+import type { AppEnv } from './app-env.ts';
+
+/** The one place an error becomes an HTTP response: `{error: {code, message, details?}}`. */
+export function toInferqError(error: unknown): InferqError {
+  if (error instanceof InferqError) return error;
+  if (isRedisUnavailableError(error)) return redisUnavailable(error);
+  if (error instanceof HTTPException) {
+    if (error.status === 413) return new InferqError('PAYLOAD_TOO_LARGE');
+    if (error.status === 404) return new InferqError('NOT_FOUND');
+  }
+  return new InferqError('INTERNAL', undefined, { cause: error });
+}
+
+export function handleError(error: unknown, c: Context<AppEnv>): Response {
+  const mapped = toInferqError(error);
+  if (mapped.code === 'INTERNAL') c.get('logger')?.error({ err: error }, 'unhandled error');
+  else if (mapped.code === 'REDIS_UNAVAILABLE') c.get('logger')?.warn({ err: mapped.cause }, 'redis unavailable');
+  if (mapped.retryAfterSeconds !== undefined) c.header('Retry-After', String(mapped.retryAfterSeconds));
+  return c.json({ error: mapped.toBody() }, mapped.status as 400);
+}

@@ -1,0 +1,48 @@
+import { Hono } from 'hono';
+import { InferqError } from '@inferq/core/errors';
+import type { AppEnv } from '../app-env.ts';
+import { jsonBody } from '../middleware/json-body.ts';
+import { jobRequestSchema } from '../services/job-request-schema.ts';
+import type { JobService } from '../services/job-service.ts';
+import { isFinished } from '../services/job-view.ts';
+
+export interface JobsRoutesOptions {
+  jobs: JobService;
+  maxBodyBytes: number;
+  maxTtlSeconds: number;
+  maxLongPollSeconds: number;
+}
+
+const pollUrl = (jobId: string) => `/v1/jobs/${encodeURIComponent(jobId)}`;
+
+function parseWait(raw: string | undefined, max: number): number {
+  if (raw === undefined || raw === '') return 0;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new InferqError('INVALID_QUERY', `wait must be a number of seconds between 0 and ${max}`, { details: { wait: raw } });
+  }
+  return Math.min(seconds, max);
+}
+
+export function jobsRoutes(options: JobsRoutesOptions) {
+  const { jobs } = options;
+  return new Hono<AppEnv>()
+    .post('/', jsonBody({ maxBytes: options.maxBodyBytes, schema: jobRequestSchema(options.maxTtlSeconds) }), async (c) => {
+      const key = c.req.header('idempotency-key');
+      if (key !== undefined && (key.length === 0 || key.length > 255)) {
+        throw new InferqError('INVALID_REQUEST', 'Idempotency-Key must be 1 to 255 characters');
+      }
+      const { job, created } = await jobs.submit(c.get('body'), key, c.get('requestId'));
+      const url = pollUrl(job.job_id);
+      c.header('Location', url);
+      if (!created) c.header('Idempotent-Replayed', 'true');
+      return c.json({ ...job, poll_url: url }, 202);
+    })
+    .get('/:id', async (c) => {
+      const waitSeconds = parseWait(c.req.query('wait'), options.maxLongPollSeconds);
+      const view = await jobs.waitFor(c.req.param('id'), waitSeconds * 1000, c.req.raw.signal);
+      if (!isFinished(view)) c.header('Retry-After', '1');
+      return c.json(view, 200);
+    })
+    .delete('/:id', async (c) => c.json(await jobs.cancel(c.req.param('id')), 200));
+}

@@ -1,0 +1,51 @@
+import { Hono } from 'hono';
+import type { ModelEntry } from '@inferq/inference/model-repository';
+import { defaultVersion } from '@inferq/inference/model-repository';
+import type { AppEnv } from '../app-env.ts';
+import type { ModelCatalog } from '../services/model-catalog.ts';
+
+type Reports = Awaited<ReturnType<ModelCatalog['workerReports']>>;
+
+function describe(model: ModelEntry, reports: Reports) {
+  return {
+    name: model.name,
+    default_version: defaultVersion(model)?.version ?? null,
+    versions: model.versions.map((v) => {
+      const workers = reports.get(`${model.name}/${v.version}`) ?? [];
+      const ready = workers.filter((w) => w.state === 'ready');
+      const m = v.manifest;
+      return {
+        version: v.version,
+        // available: the artifact passed its checks; loaded: at least one live worker serves it.
+        state: v.state === 'refused' ? 'refused' : ready.length > 0 ? 'loaded' : 'available',
+        ...(v.reason ? { reason: v.reason } : {}),
+        description: m?.description ?? null,
+        task: m?.task ?? null,
+        inputs: m?.inputs ?? [],
+        outputs: m?.outputs ?? [],
+        features: m?.features?.names ?? null,
+        labels: m?.labels ?? null,
+        batching: m ? { max_batch_size: m.max_batch_size, max_wait_ms: m.max_wait_ms } : null,
+        sha256: m?.sha256 ?? null,
+        workers: {
+          ready: ready.length,
+          loading: workers.filter((w) => w.state === 'loading').length,
+          failed: workers.filter((w) => w.state === 'failed').map((w) => ({ worker_id: w.worker_id, reason: w.reason ?? null })),
+          execution_providers: [...new Set(ready.map((w) => w.provider).filter(Boolean))],
+        },
+      };
+    }),
+  };
+}
+
+export function modelsRoutes({ catalog }: { catalog: ModelCatalog }) {
+  return new Hono<AppEnv>()
+    .get('/', async (c) => {
+      const reports = await catalog.workerReports();
+      return c.json({ models: catalog.names().map((n) => describe(catalog.get(n), reports)) });
+    })
+    .get('/:name', async (c) => {
+      const model = catalog.get(c.req.param('name'));
+      return c.json(describe(model, await catalog.workerReports()));
+    });
+}

@@ -1,0 +1,65 @@
+import type { Keyspace } from '@inferq/core/keyspace';
+import type { Logger } from '@inferq/core/logger';
+import type { Redis } from '@inferq/core/redis-connection';
+
+/**
+ * Wakes long-polls when their job finishes. One subscriber connection per API process listens to
+ * the channel workers publish finished job ids on, so a held GET costs no Redis traffic while it
+ * waits, however many are held.
+ */
+export class CompletionListener {
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  private constructor(private readonly subscriber: Redis) {}
+
+  static async start(subscriber: Redis, keys: Keyspace, logger: Logger): Promise<CompletionListener> {
+    const listener = new CompletionListener(subscriber);
+    subscriber.on('message', (_channel: string, message: string) => {
+      for (const id of message.split(' ')) listener.notify(id);
+    });
+    subscriber.on('error', (error: Error) => logger.warn({ err: error }, 'completion subscriber error'));
+    await subscriber.subscribe(keys.jobsFinishedChannel());
+    return listener;
+  }
+
+  /**
+   * Resolves when `jobId` is reported finished, after `timeoutMs`, or when `signal` aborts.
+   * Register before re-reading the job's state, so a finish between the two is not missed.
+   */
+  waitFor(jobId: string, timeoutMs: number, signal?: AbortSignal): { done: Promise<void>; cancel: () => void } {
+    let cancel = () => {};
+    const done = new Promise<void>((resolve) => {
+      const set = this.waiters.get(jobId) ?? new Set();
+      this.waiters.set(jobId, set);
+      const finish = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', finish);
+        set.delete(finish);
+        if (set.size === 0 && this.waiters.get(jobId) === set) this.waiters.delete(jobId);
+        resolve();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      signal?.addEventListener('abort', finish, { once: true });
+      set.add(finish);
+      cancel = finish;
+    });
+    return { done, cancel };
+  }
+
+  private notify(jobId: string): void {
+    const set = this.waiters.get(jobId);
+    if (!set) return;
+    for (const finish of [...set]) finish();
+  }
+
+  get waiting(): number {
+    let n = 0;
+    for (const set of this.waiters.values()) n += set.size;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    for (const set of this.waiters.values()) for (const finish of [...set]) finish();
+    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+  }
+}

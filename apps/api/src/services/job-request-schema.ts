@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { MODEL_NAME_PATTERN } from '@inferq/inference/manifest';
+
+const requestTensor = z.object({
+  name: z.string().min(1),
+  datatype: z.string().min(1),
+  shape: z.array(z.number().int()).min(1).max(8),
+  data: z.array(z.unknown()),
+});
+
+/** `POST /v1/jobs` body. Unknown fields are refused so a misspelt option is not silently ignored. */
+export function jobRequestSchema(maxTtlSeconds: number) {
+  return z
+    .strictObject({
+      model: z.string().regex(MODEL_NAME_PATTERN, 'lower-case letters, digits, - and _'),
+      version: z.string().min(1).max(32).optional(),
+      inputs: z.array(requestTensor).min(1).max(64).optional(),
+      features: z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]).optional(),
+      ttl_seconds: z.number().int().min(1).max(maxTtlSeconds).optional(),
+      metadata: z.record(z.string(), z.unknown()).optional(),
+    })
+    .refine((b) => (b.inputs === undefined) !== (b.features === undefined), {
+      message: 'give exactly one of inputs (V2 tensors) or features (named values)',
+      path: ['inputs'],
+    });
+}
+
+export type JobRequest = z.infer<ReturnType<typeof jobRequestSchema>>;

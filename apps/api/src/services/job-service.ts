@@ -1,0 +1,229 @@
+import { createHash } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { Config } from '@inferq/core/config';
+import { InferqError } from '@inferq/core/errors';
+import { newJobId, parseJobId } from '@inferq/core/job-id';
+import type { FinishedJobRecord, JobPayload } from '@inferq/core/job-types';
+import type { Keyspace } from '@inferq/core/keyspace';
+import { isRedisUnavailableError, redisUnavailable, type Redis } from '@inferq/core/redis-connection';
+import { validateModelInput } from '@inferq/inference/input-validation';
+import type { CompletionListener } from './completion-listener.ts';
+import type { JobRequest } from './job-request-schema.ts';
+import { isFinished, type JobView } from './job-view.ts';
+import type { ModelCatalog } from './model-catalog.ts';
+
+export interface SubmittedJob {
+  job_id: string;
+  status: 'queued';
+  model: string;
+  model_version: string;
+  created_at: string;
+}
+
+interface IdempotencyRecord {
+  job: SubmittedJob;
+  body_sha256: string;
+}
+
+/** Sorted-key JSON, so two bodies that differ only in key order or spacing count as the same request. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+// GET-or-SET in one step: of 50 concurrent submits with one key, exactly one claims it.
+const CLAIM_IDEMPOTENCY_KEY = `
+local existing = redis.call('GET', KEYS[1])
+if existing then return existing end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false`;
+
+// Deletes the key only if it still holds this value (a canceled-job placeholder we wrote).
+const DELETE_IF_EQUAL = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+export interface JobServiceDeps {
+  config: Config;
+  redis: Redis;
+  keys: Keyspace;
+  catalog: ModelCatalog;
+  queues: Map<string, Queue<JobPayload>>;
+  completions: CompletionListener;
+}
+
+/** Submit, read, long-poll and cancel jobs. Every method is stateless: all state is in Redis. */
+export class JobService {
+  constructor(private readonly deps: JobServiceDeps) {}
+
+  private queueFor(model: string): Queue<JobPayload> {
+    const queue = this.deps.queues.get(model);
+    if (!queue) throw new InferqError('MODEL_NOT_FOUND', `no model named ${model}`);
+    return queue;
+  }
+
+  /** Returns the job and whether this call created it (false: an idempotent replay). */
+  async submit(request: JobRequest, idempotencyKey: string | undefined, requestId: string): Promise<{ job: SubmittedJob; created: boolean }> {
+    const { config, keys } = this.deps;
+    const version = this.deps.catalog.resolveVersion(request.model, request.version);
+    const validated = validateModelInput(version.manifest!, request, config.maxRowsPerJob);
+    const now = Date.now();
+    const job: SubmittedJob = {
+      job_id: newJobId(request.model),
+      status: 'queued',
+      model: request.model,
+      model_version: version.version,
+      created_at: new Date(now).toISOString(),
+    };
+    return this.guard(async () => {
+      let idempotencyRedisKey: string | undefined;
+      if (idempotencyKey !== undefined) {
+        idempotencyRedisKey = keys.idempotency(sha256(idempotencyKey));
+        const record: IdempotencyRecord = { job, body_sha256: sha256(canonicalJson(request)) };
+        const existing = (await this.deps.redis.eval(CLAIM_IDEMPOTENCY_KEY, 1, idempotencyRedisKey, JSON.stringify(record), config.idempotencyTtlSeconds * 1000)) as string | null;
+        if (existing) {
+          const previous = JSON.parse(existing) as IdempotencyRecord;
+          if (previous.body_sha256 !== record.body_sha256) {
+            throw new InferqError('IDEMPOTENCY_KEY_REUSED', undefined, { details: { job_id: previous.job.job_id } });
+          }
+          return { job: previous.job, created: false };
+        }
+      }
+      const payload: JobPayload = {
+        inputs: validated.inputs,
+        response: validated.response,
+        ttl_ms: (request.ttl_seconds ?? config.resultTtlSeconds) * 1000,
+        created_at: now,
+        ...(request.metadata ? { metadata: request.metadata } : {}),
+        request_id: requestId,
+      };
+      try {
+        await this.queueFor(request.model).add(version.version, payload, {
+          jobId: job.job_id,
+          timestamp: now,
+          attempts: config.jobAttempts,
+          backoff: { type: 'exponential', delay: 500 },
+          removeOnComplete: true,
+          removeOnFail: true,
+        });
+      } catch (error) {
+        // The key must not point at a job that was never enqueued: a retry should enqueue it.
+        if (idempotencyRedisKey) await this.deps.redis.del(idempotencyRedisKey).catch(() => undefined);
+        throw error;
+      }
+      return { job, created: true };
+    });
+  }
+
+  async get(jobId: string): Promise<JobView> {
+    const parsed = parseJobId(jobId);
+    if (!parsed || !this.deps.queues.has(parsed.model)) throw notFound(jobId);
+    const { keys } = this.deps;
+    // Read the queue's job before the result: a worker writes the result first and removes the
+    // job second, so whichever moment this lands in, one of the two is seen.
+    const replies = await this.guard(() =>
+      this.deps.redis
+        .pipeline()
+        .hmget(keys.bullJob(parsed.model, jobId), 'name', 'timestamp', 'processedOn')
+        .get(keys.result(jobId))
+        .exec(),
+    );
+    const [name, timestamp, processedOn] = (replies?.[0]?.[1] ?? []) as (string | null)[];
+    const result = replies?.[1]?.[1] as string | null;
+    if (result) return JSON.parse(result) as FinishedJobRecord;
+    if (timestamp && name) {
+      return {
+        job_id: jobId,
+        status: processedOn ? 'running' : 'queued',
+        model: parsed.model,
+        model_version: name,
+        created_at: new Date(Number(timestamp)).toISOString(),
+        started_at: processedOn ? new Date(Number(processedOn)).toISOString() : null,
+        finished_at: null,
+        timings: null,
+        batch_size: null,
+      };
+    }
+    throw notFound(jobId);
+  }
+
+  /** Holds until the job finishes or `waitMs` passes; no polling of Redis while it waits. */
+  async waitFor(jobId: string, waitMs: number, signal?: AbortSignal): Promise<JobView> {
+    let view = await this.get(jobId);
+    if (isFinished(view) || waitMs <= 0) return view;
+    const waiter = this.deps.completions.waitFor(jobId, waitMs, signal);
+    try {
+      view = await this.get(jobId);
+      if (isFinished(view)) return view;
+      await waiter.done;
+    } finally {
+      waiter.cancel();
+    }
+    return this.get(jobId);
+  }
+
+  async cancel(jobId: string): Promise<FinishedJobRecord> {
+    const parsed = parseJobId(jobId);
+    if (!parsed || !this.deps.queues.has(parsed.model)) throw notFound(jobId);
+    const { keys, redis } = this.deps;
+    return this.guard(async () => {
+      const job = await this.queueFor(parsed.model).getJob(jobId);
+      if (!job) {
+        const finished = await redis.get(keys.result(jobId));
+        if (!finished) throw notFound(jobId);
+        const status = (JSON.parse(finished) as FinishedJobRecord).status;
+        throw new InferqError('JOB_NOT_CANCELABLE', `the job has already ${status === 'canceled' ? 'been canceled' : status}`, { details: { status } });
+      }
+      if (job.processedOn) throw new InferqError('JOB_NOT_CANCELABLE', 'the job is running', { details: { status: 'running' } });
+      const now = Date.now();
+      const record: FinishedJobRecord = {
+        job_id: jobId,
+        status: 'canceled',
+        model: parsed.model,
+        model_version: job.name,
+        created_at: new Date(job.data.created_at).toISOString(),
+        started_at: null,
+        finished_at: new Date(now).toISOString(),
+        timings: null,
+        batch_size: null,
+        ...(job.data.metadata ? { metadata: job.data.metadata } : {}),
+        expires_at: new Date(now + job.data.ttl_ms).toISOString(),
+      };
+      const value = JSON.stringify(record);
+      // The canceled record goes in before the job leaves the queue, so a poll never finds
+      // neither; NX keeps a result a worker wrote in the meantime.
+      const placed = await redis.set(keys.result(jobId), value, 'PX', job.data.ttl_ms, 'NX');
+      if (!placed) throw new InferqError('JOB_NOT_CANCELABLE', 'the job has already finished', { details: {} });
+      try {
+        await job.remove();
+      } catch (error) {
+        await redis.eval(DELETE_IF_EQUAL, 1, keys.result(jobId), value);
+        if (isRedisUnavailableError(error)) throw error;
+        throw new InferqError('JOB_NOT_CANCELABLE', 'the job is running', { details: { status: 'running' } });
+      }
+      await redis.publish(keys.jobsFinishedChannel(), jobId);
+      return record;
+    });
+  }
+
+  /** Maps "Redis is unreachable" to a 503 the client can retry; everything else passes through. */
+  private async guard<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof InferqError) throw error;
+      if (isRedisUnavailableError(error)) throw redisUnavailable(error);
+      throw error;
+    }
+  }
+}
+
+function notFound(jobId: string): InferqError {
+  return new InferqError('JOB_NOT_FOUND', `no job ${jobId}: it never existed, or its result expired`, { details: { job_id: jobId } });
+}

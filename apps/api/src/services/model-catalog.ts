@@ -1,0 +1,66 @@
+import type { Keyspace } from '@inferq/core/keyspace';
+import type { Redis } from '@inferq/core/redis-connection';
+import { WORKER_REPORT_TTL_MS, type VersionReport, type WorkerReport } from '@inferq/core/worker-report';
+import { InferqError } from '@inferq/core/errors';
+import { defaultVersion, type ModelEntry, type ModelVersionEntry } from '@inferq/inference/model-repository';
+
+/**
+ * The models the API validates requests against: the model repository read (and checksummed)
+ * at start-up, plus what live workers report about each version, read from Redis on demand.
+ */
+export class ModelCatalog {
+  constructor(
+    private readonly models: Map<string, ModelEntry>,
+    private readonly redis: Redis,
+    private readonly keys: Keyspace,
+  ) {}
+
+  names(): string[] {
+    return [...this.models.keys()];
+  }
+
+  get(name: string): ModelEntry {
+    const model = this.models.get(name);
+    if (!model) throw new InferqError('MODEL_NOT_FOUND', `no model named ${name}`, { details: { model: name, models: this.names() } });
+    return model;
+  }
+
+  /** The version a job runs on: the one it names, else the newest available one. */
+  resolveVersion(name: string, version?: string): ModelVersionEntry {
+    const model = this.get(name);
+    const entry = version === undefined ? defaultVersion(model) : model.versions.find((v) => v.version === version);
+    if (!entry) {
+      if (version !== undefined) {
+        throw new InferqError('MODEL_VERSION_NOT_FOUND', `model ${name} has no version ${version}`, {
+          details: { model: name, version, versions: model.versions.map((v) => v.version) },
+        });
+      }
+      throw new InferqError('MODEL_VERSION_UNAVAILABLE', `model ${name} has no version that loaded`, { details: { model: name } });
+    }
+    if (entry.state !== 'available') {
+      throw new InferqError('MODEL_VERSION_UNAVAILABLE', `version ${entry.version} of ${name} is refused: ${entry.reason}`, {
+        details: { model: name, version: entry.version, reason: entry.reason },
+      });
+    }
+    return entry;
+  }
+
+  /** Live workers' reports, keyed by `model/version`. */
+  async workerReports(): Promise<Map<string, (VersionReport & { worker_id: string })[]>> {
+    const ids = await this.redis.zrangebyscore(this.keys.workers(), Date.now() - WORKER_REPORT_TTL_MS, '+inf');
+    const byVersion = new Map<string, (VersionReport & { worker_id: string })[]>();
+    if (ids.length === 0) return byVersion;
+    const raw = await this.redis.mget(ids.map((id) => this.keys.workerReport(id)));
+    for (const text of raw) {
+      if (!text) continue;
+      const report = JSON.parse(text) as WorkerReport;
+      for (const v of report.versions) {
+        const key = `${v.model}/${v.version}`;
+        const list = byVersion.get(key) ?? [];
+        list.push({ ...v, worker_id: report.worker_id });
+        byVersion.set(key, list);
+      }
+    }
+    return byVersion;
+  }
+}

@@ -1,0 +1,38 @@
+import { ConfigError, loadConfig, type Config } from '@inferq/core/config';
+import { createLogger } from '@inferq/core/logger';
+import { startWorkerService, type WorkerService } from './worker-service.ts';
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (error) {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(2);
+}
+const logger = createLogger({ level: config.logLevel, pretty: config.logPretty, bindings: { service: 'worker' } });
+
+let service: WorkerService;
+try {
+  service = await startWorkerService(config, logger);
+} catch (error) {
+  logger.fatal({ err: error }, `worker could not start: ${(error as Error).message}`);
+  process.exit(1);
+}
+logger.info({ worker_id: service.workerId }, 'worker started');
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping: no new jobs, finishing in-flight batches');
+  const forced = setTimeout(() => {
+    logger.error('in-flight batches did not finish in time; exiting (their jobs will be retried by another worker)');
+    process.exit(1);
+  }, config.shutdownTimeoutMs);
+  forced.unref();
+  await service.stop();
+  logger.info('worker stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

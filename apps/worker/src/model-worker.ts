@@ -1,0 +1,147 @@
+import { Worker, UnrecoverableError, type Job } from 'bullmq';
+import { InferqError, type ErrorCode } from '@inferq/core/errors';
+import type { FinishedJobRecord, JobPayload, JobTimings } from '@inferq/core/job-types';
+import type { Keyspace } from '@inferq/core/keyspace';
+import type { Logger } from '@inferq/core/logger';
+import type { Redis } from '@inferq/core/redis-connection';
+import { validateModelInput } from '@inferq/inference/input-validation';
+import { buildResult } from '@inferq/inference/postprocess';
+import { fromWire, type RawTensor } from '@inferq/inference/tensor-codec';
+import type { ResultWriter } from './result-writer.ts';
+import type { VersionRunner } from './version-runner.ts';
+
+export interface ModelWorkerOptions {
+  model: string;
+  runners: Map<string, VersionRunner>;
+  connection: Redis;
+  keys: Keyspace;
+  resultWriter: ResultWriter;
+  logger: Logger;
+  /** Jobs held in flight; enough to fill every thread's next batch while the current ones run. */
+  concurrency: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  /** Largest rows per job the worker accepts (the API enforces the same limit). */
+  maxRowsPerJob: number;
+}
+
+interface Finish {
+  status: FinishedJobRecord['status'];
+  result?: unknown;
+  error?: InferqError;
+  startedAt: number | null;
+  timings?: JobTimings;
+  batchSize?: number;
+}
+
+/**
+ * The BullMQ worker of one model's queue. Each job is decoded, handed to its version's batcher,
+ * and its outcome written before BullMQ is told the job is done, so a result is never lost
+ * between the two. Bad input fails for good (UnrecoverableError); a crashed inference thread is
+ * an ordinary error, and BullMQ retries the job.
+ */
+export class ModelWorker {
+  private readonly worker: Worker<JobPayload>;
+
+  constructor(private readonly options: ModelWorkerOptions) {
+    this.worker = new Worker<JobPayload>(options.keys.modelQueue(options.model), (job) => this.process(job), {
+      connection: options.connection,
+      prefix: options.keys.prefix,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      maxStalledCount: 2,
+      autorun: false,
+    });
+    this.worker.on('failed', (job, error) => {
+      // Stalled too often, or failed outside our processor: make sure the client gets an answer.
+      if (!job || error instanceof UnrecoverableError) return;
+      if (job.attemptsMade < (job.opts.attempts ?? 1) && !/stalled/i.test(error.message)) return;
+      const failure = new InferqError('INTERNAL', `job failed after ${job.attemptsMade} attempts: ${error.message}`);
+      void this.finish(job, { status: 'failed', error: failure, startedAt: job.processedOn ?? null }, true).catch((e: Error) =>
+        options.logger.error({ job_id: job.id, err: e }, 'could not record a failed job'),
+      );
+    });
+    this.worker.on('error', (error) => options.logger.error({ err: error }, 'queue worker error'));
+  }
+
+  start(): void {
+    void this.worker.run();
+  }
+
+  /** Stops taking jobs and waits for in-flight ones to finish. */
+  close(): Promise<void> {
+    return this.worker.close();
+  }
+
+  private async process(job: Job<JobPayload>): Promise<void> {
+    const startedAt = Date.now();
+    const log = this.options.logger.child({ job_id: job.id, model: this.options.model, version: job.name, request_id: job.data.request_id });
+    const runner = this.options.runners.get(job.name);
+    if (!runner) {
+      return this.failForGood(job, startedAt, new InferqError('MODEL_VERSION_UNAVAILABLE', `this worker has no ready version ${job.name} of ${this.options.model}`));
+    }
+    let feeds: Record<string, RawTensor>;
+    let rows: number;
+    try {
+      const validated = validateModelInput(runner.manifest, { inputs: job.data.inputs }, this.options.maxRowsPerJob);
+      rows = validated.rows;
+      feeds = Object.fromEntries(validated.inputs.map((t) => [t.name, fromWire(t)]));
+    } catch (error) {
+      const failure = error instanceof InferqError ? error : new InferqError('INVALID_REQUEST', (error as Error).message);
+      return this.failForGood(job, startedAt, failure);
+    }
+    let outcome;
+    try {
+      outcome = await runner.batcher.submit(feeds, rows);
+    } catch (error) {
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      log.warn({ err: error, attempt: job.attemptsMade + 1, last_attempt: lastAttempt }, 'inference failed for infrastructure reasons');
+      if (lastAttempt) {
+        await this.finish(job, { status: 'failed', startedAt, error: new InferqError('INTERNAL', (error as Error).message) });
+      }
+      throw error;
+    }
+    const finishedAt = Date.now();
+    const timings: JobTimings = {
+      queue_ms: Math.max(0, startedAt - job.timestamp),
+      inference_ms: Math.round(outcome.inferenceMs * 1000) / 1000,
+      total_ms: Math.max(0, finishedAt - job.data.created_at),
+    };
+    if (outcome.error) {
+      log.info({ err: outcome.error }, 'model rejected the input');
+      const failure = new InferqError('INFERENCE_FAILED', outcome.error.message.split('\n')[0]);
+      await this.finish(job, { status: 'failed', error: failure, startedAt, timings, batchSize: outcome.batchRows });
+      throw new UnrecoverableError(failure.code);
+    }
+    const result = buildResult(runner.manifest, job.data.response, outcome.outputs as Record<string, RawTensor>);
+    await this.finish(job, { status: 'succeeded', result, startedAt, timings, batchSize: outcome.batchRows });
+  }
+
+  private async failForGood(job: Job<JobPayload>, startedAt: number, error: InferqError): Promise<never> {
+    this.options.logger.info({ job_id: job.id, code: error.code }, error.message);
+    await this.finish(job, { status: 'failed', error, startedAt });
+    throw new UnrecoverableError(error.code satisfies ErrorCode);
+  }
+
+  private finish(job: Job<JobPayload>, finish: Finish, onlyIfAbsent = false): Promise<void> {
+    const now = Date.now();
+    const ttlMs = job.data.ttl_ms;
+    const record: FinishedJobRecord = {
+      job_id: job.id as string,
+      status: finish.status,
+      model: this.options.model,
+      model_version: job.name,
+      created_at: new Date(job.data.created_at).toISOString(),
+      started_at: finish.startedAt === null ? null : new Date(finish.startedAt).toISOString(),
+      finished_at: new Date(now).toISOString(),
+      timings: finish.timings ?? null,
+      batch_size: finish.batchSize ?? null,
+      ...(finish.result !== undefined ? { result: finish.result } : {}),
+      ...(finish.error ? { error: finish.error.toBody() } : {}),
+      ...(job.data.metadata ? { metadata: job.data.metadata } : {}),
+      expires_at: new Date(now + ttlMs).toISOString(),
+    };
+    return this.options.resultWriter.write(record, ttlMs, onlyIfAbsent);
+  }
+}

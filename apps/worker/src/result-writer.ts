@@ -1,0 +1,62 @@
+import type { FinishedJobRecord } from '@inferq/core/job-types';
+import type { Keyspace } from '@inferq/core/keyspace';
+import type { Redis } from '@inferq/core/redis-connection';
+
+interface PendingWrite {
+  record: FinishedJobRecord;
+  ttlMs: number;
+  onlyIfAbsent: boolean;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Writes finished jobs. Every job of a batch finishes in the same tick, so writes issued in one
+ * tick share a single pipeline: one Redis round trip and one PUBLISH per batch, not per job.
+ * The result key carries its TTL (PX), which Redis honours to the millisecond, independently of
+ * BullMQ's lazy cleanup.
+ */
+export class ResultWriter {
+  private pending: PendingWrite[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keyspace,
+  ) {}
+
+  /** Stores a finished job for `ttlMs`. `onlyIfAbsent` never overwrites a record already there. */
+  write(record: FinishedJobRecord, ttlMs: number, onlyIfAbsent = false): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ record, ttlMs, onlyIfAbsent, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const writes = this.pending;
+    this.pending = [];
+    this.scheduled = false;
+    const pipeline = this.redis.pipeline();
+    for (const w of writes) {
+      const key = this.keys.result(w.record.job_id);
+      const value = JSON.stringify(w.record);
+      if (w.onlyIfAbsent) pipeline.set(key, value, 'PX', w.ttlMs, 'NX');
+      else pipeline.set(key, value, 'PX', w.ttlMs);
+    }
+    pipeline.publish(this.keys.jobsFinishedChannel(), writes.map((w) => w.record.job_id).join(' '));
+    try {
+      const results = (await pipeline.exec()) ?? [];
+      writes.forEach((w, i) => {
+        const error = results[i]?.[0];
+        if (error) w.reject(error);
+        else w.resolve();
+      });
+    } catch (error) {
+      for (const w of writes) w.reject(error as Error);
+    }
+  }
+}

@@ -1,0 +1,60 @@
+import type { Logger } from '@inferq/core/logger';
+import { DynamicBatcher } from '@inferq/inference/dynamic-batcher';
+import { InferencePool } from '@inferq/inference/inference-pool';
+import type { ModelManifest } from '@inferq/inference/manifest';
+import type { ModelVersionEntry } from '@inferq/inference/model-repository';
+import { allocate, ortTypeOf, type RawTensor } from '@inferq/inference/tensor-codec';
+
+export interface VersionRunnerOptions {
+  threads: number;
+  intraOpThreads: number;
+  executionProviders: string[];
+  logger: Logger;
+}
+
+/** One row of zeros per input: enough to make onnxruntime allocate and JIT its kernels. */
+function warmupFeeds(manifest: ModelManifest): Record<string, RawTensor> {
+  const feeds: Record<string, RawTensor> = {};
+  for (const spec of manifest.inputs) {
+    const dims = spec.shape.map((d) => (d === -1 ? 1 : d));
+    const type = ortTypeOf(spec.datatype);
+    feeds[spec.name] = { type, dims, data: allocate(type, dims.reduce((a, b) => a * b, 1)) };
+  }
+  return feeds;
+}
+
+/** A loaded model version: its inference threads (warmed up) and the batcher in front of them. */
+export class VersionRunner {
+  private constructor(
+    readonly entry: ModelVersionEntry,
+    readonly manifest: ModelManifest,
+    readonly pool: InferencePool,
+    readonly batcher: DynamicBatcher,
+  ) {}
+
+  static async load(entry: ModelVersionEntry, options: VersionRunnerOptions): Promise<VersionRunner> {
+    const { manifest, artifactPath } = entry;
+    if (entry.state !== 'available' || !manifest || !artifactPath) throw new Error(entry.reason ?? 'version is not available');
+    const warned = new Set<string>();
+    let batcher: DynamicBatcher | undefined;
+    const pool = await InferencePool.start({
+      modelPath: artifactPath,
+      threads: options.threads,
+      intraOpThreads: options.intraOpThreads,
+      executionProviders: options.executionProviders,
+      warmupFeeds: warmupFeeds(manifest),
+      onIdle: () => batcher?.pump(),
+      onWarning: (message) => {
+        if (warned.has(message)) return;
+        warned.add(message);
+        options.logger.warn({ model: entry.name, version: entry.version }, message);
+      },
+    });
+    batcher = new DynamicBatcher(pool, { maxBatchSize: manifest.max_batch_size, maxWaitMs: manifest.max_wait_ms });
+    return new VersionRunner(entry, manifest, pool, batcher);
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import os from 'node:os';
+import type { Config } from '@inferq/core/config';
+import { Keyspace } from '@inferq/core/keyspace';
+import type { Logger } from '@inferq/core/logger';
+import { checkRedisRequirements, createBlockingConnection, createProducerConnection, type Redis } from '@inferq/core/redis-connection';
+import { loadModelRepository } from '@inferq/inference/model-repository';
+import { ModelWorker } from './model-worker.ts';
+import { ResultWriter } from './result-writer.ts';
+import { VersionRunner } from './version-runner.ts';
+import { WorkerHeartbeat } from './worker-heartbeat.ts';
+
+export interface WorkerService {
+  workerId: string;
+  heartbeat: WorkerHeartbeat;
+  /** Stops taking jobs, lets in-flight batches finish, then releases threads and connections. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a worker process's parts: checks Redis, loads and warms every available model version
+ * (a version that fails is reported and skipped; the others serve), then starts one BullMQ
+ * worker per model. Jobs are only taken once the model's versions are warm.
+ */
+export async function startWorkerService(config: Config, logger: Logger): Promise<WorkerService> {
+  const keys = new Keyspace(config.queuePrefix);
+  const redis = createProducerConnection(config.redisUrl, { enableOfflineQueue: true, maxRetriesPerRequest: 3 });
+  const requirements = await checkRedisRequirements(redis);
+  logger.info({ redis_version: requirements.version }, 'redis checked');
+
+  const workerId = `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const heartbeat = new WorkerHeartbeat(redis, keys, workerId, os.hostname(), logger);
+  heartbeat.start();
+  const resultWriter = new ResultWriter(redis, keys);
+  const repository = await loadModelRepository(config.modelDir, { only: config.models });
+  const connections: Redis[] = [redis];
+  const runners: VersionRunner[] = [];
+  const modelWorkers: ModelWorker[] = [];
+
+  for (const model of repository.values()) {
+    const loaded = new Map<string, VersionRunner>();
+    for (const entry of model.versions) {
+      const log = logger.child({ model: entry.name, version: entry.version });
+      if (entry.state !== 'available') {
+        log.error({ reason: entry.reason }, 'model version refused');
+        heartbeat.set({ model: entry.name, version: entry.version, state: 'failed', reason: entry.reason ?? 'refused' });
+        continue;
+      }
+      heartbeat.set({ model: entry.name, version: entry.version, state: 'loading' });
+      try {
+        const runner = await VersionRunner.load(entry, {
+          threads: config.inferenceThreads,
+          intraOpThreads: config.resolvedIntraOpThreads,
+          executionProviders: config.executionProviders,
+          logger: log,
+        });
+        loaded.set(entry.version, runner);
+        runners.push(runner);
+        heartbeat.set({ model: entry.name, version: entry.version, state: 'ready', provider: runner.pool.provider, threads: runner.pool.size });
+        log.info({ provider: runner.pool.provider, threads: runner.pool.size, intra_op_threads: config.resolvedIntraOpThreads }, 'model version ready');
+      } catch (error) {
+        log.error({ err: error }, 'model version failed to load');
+        heartbeat.set({ model: entry.name, version: entry.version, state: 'failed', reason: (error as Error).message });
+      }
+    }
+    if (loaded.size === 0) continue;
+    const largestBatch = Math.max(...[...loaded.values()].map((r) => r.manifest.max_batch_size));
+    const connection = createBlockingConnection(config.redisUrl);
+    connections.push(connection);
+    const modelWorker = new ModelWorker({
+      model: model.name,
+      runners: loaded,
+      connection,
+      keys,
+      resultWriter,
+      logger: logger.child({ model: model.name }),
+      concurrency: largestBatch * config.inferenceThreads * config.batchConcurrencyFactor,
+      lockDurationMs: config.lockDurationMs,
+      stalledIntervalMs: config.stalledIntervalMs,
+      maxRowsPerJob: config.maxRowsPerJob,
+    });
+    modelWorker.start();
+    modelWorkers.push(modelWorker);
+  }
+  if (modelWorkers.length === 0) logger.warn('no model version could be loaded: this worker takes no jobs');
+
+  const healthServer = config.workerHealthPort ? startHealthServer(config.workerHealthPort, heartbeat) : undefined;
+
+  return {
+    workerId,
+    heartbeat,
+    async stop() {
+      await Promise.all(modelWorkers.map((w) => w.close()));
+      await Promise.all(runners.map((r) => r.close()));
+      await heartbeat.stop();
+      healthServer?.close();
+      await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+    },
+  };
+}
+
+function startHealthServer(port: number, heartbeat: WorkerHeartbeat): Server {
+  const server = createServer((req, res) => {
+    const versions = heartbeat.all();
+    const ready = versions.length > 0 && versions.every((v) => v.state === 'ready');
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.url === '/healthz') return send(200, { status: 'ok' });
+    if (req.url === '/readyz') return send(ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', worker_id: heartbeat.workerId, versions });
+    send(404, { error: { code: 'NOT_FOUND', message: 'No such route.' } });
+  });
+  server.listen(port);
+  return server;
+}

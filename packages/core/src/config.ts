@@ -1,0 +1,112 @@
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/**
+ * Every setting inferq reads, with its environment variable and default. Resolution order is
+ * explicit option, then environment variable, then default; the result is validated once at
+ * start-up so a typo fails the process before it takes traffic. README's configuration table is
+ * checked against this list by a test.
+ */
+export const CONFIG_SPEC = {
+  port: { env: 'PORT', default: '3000', doc: 'HTTP port of the API.' },
+  host: { env: 'HOST', default: '127.0.0.1', doc: 'Interface the API binds; 0.0.0.0 in containers.' },
+  redisUrl: { env: 'REDIS_URL', default: 'redis://127.0.0.1:6379', doc: 'Redis connection URL (redis:// or rediss://).' },
+  queuePrefix: { env: 'INFERQ_QUEUE_PREFIX', default: 'inferq', doc: 'Prefix of every Redis key inferq writes; wrap in {braces} for Redis Cluster.' },
+  modelDir: { env: 'INFERQ_MODEL_DIR', default: '', doc: "Model repository: <dir>/<name>/<version>/model.json. Empty: the repository's own models/." },
+  models: { env: 'INFERQ_MODELS', default: '', doc: 'Comma-separated model names a worker serves; empty serves every model in the repository.' },
+  resultTtlSeconds: { env: 'INFERQ_RESULT_TTL_SECONDS', default: '3600', doc: 'How long a finished job is kept when the request names no ttl_seconds.' },
+  maxResultTtlSeconds: { env: 'INFERQ_MAX_RESULT_TTL_SECONDS', default: '604800', doc: 'Largest ttl_seconds a request may ask for.' },
+  idempotencyTtlSeconds: { env: 'INFERQ_IDEMPOTENCY_TTL_SECONDS', default: '86400', doc: 'How long an Idempotency-Key is remembered.' },
+  maxBodyBytes: { env: 'INFERQ_MAX_BODY_BYTES', default: '10485760', doc: 'Largest request body; larger gets 413 before it is parsed.' },
+  maxRowsPerJob: { env: 'INFERQ_MAX_ROWS_PER_JOB', default: '1024', doc: 'Most rows (first tensor dimension) one job may carry.' },
+  maxLongPollSeconds: { env: 'INFERQ_MAX_LONG_POLL_SECONDS', default: '60', doc: 'Longest ?wait= a GET may hold the request.' },
+  jobAttempts: { env: 'INFERQ_JOB_ATTEMPTS', default: '3', doc: 'Attempts per job for infrastructure failures (a crashed worker, a failed session); bad input fails at once.' },
+  lockDurationMs: { env: 'INFERQ_LOCK_DURATION_MS', default: '30000', doc: 'Job lock time; a worker that stops renewing it (killed) loses its jobs to others after this long.' },
+  stalledIntervalMs: { env: 'INFERQ_STALLED_INTERVAL_MS', default: '30000', doc: 'How often workers look for jobs whose lock expired.' },
+  inferenceThreads: { env: 'INFERQ_INFERENCE_THREADS', default: '1', doc: 'Inference threads per model version in a worker (one onnxruntime session each).' },
+  intraOpThreads: { env: 'INFERQ_INTRA_OP_THREADS', default: '0', doc: 'onnxruntime intra-op threads per session; 0 = cores / inference threads.' },
+  executionProviders: { env: 'INFERQ_EXECUTION_PROVIDERS', default: 'cpu', doc: 'Ordered execution providers, e.g. cuda,cpu; an unavailable one is skipped with a warning.' },
+  batchConcurrencyFactor: { env: 'INFERQ_BATCH_CONCURRENCY_FACTOR', default: '2', doc: 'Jobs a worker keeps in flight per model, as a multiple of max_batch_size × inference threads.' },
+  shutdownTimeoutMs: { env: 'INFERQ_SHUTDOWN_TIMEOUT_MS', default: '30000', doc: 'On SIGTERM, how long in-flight batches may take before the process exits anyway.' },
+  workerHealthPort: { env: 'INFERQ_WORKER_HEALTH_PORT', default: '0', doc: 'Port of the worker health endpoints (/healthz, /readyz); 0 disables them.' },
+  logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
+  logPretty: { env: 'INFERQ_LOG_PRETTY', default: 'false', doc: 'Human-readable logs instead of JSON lines (development).' },
+} as const;
+
+/** The demo model repository that ships with inferq, independent of the working directory. */
+export const BUNDLED_MODEL_DIR = fileURLToPath(new URL('../../../models', import.meta.url));
+
+export type ConfigKey = keyof typeof CONFIG_SPEC;
+export type ConfigOptions = Partial<Record<ConfigKey, string | number | boolean>>;
+
+const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const csv = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p.length > 0));
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const configSchema = z.object({
+  port: intIn(0, 65535),
+  host: z.string().min(1),
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
+  queuePrefix: z.string().regex(/^[A-Za-z0-9{}_.-]+$/, 'letters, digits, {}, _, . and - only'),
+  modelDir: z.string(),
+  models: csv,
+  resultTtlSeconds: intIn(1, 31_536_000),
+  maxResultTtlSeconds: intIn(1, 31_536_000),
+  idempotencyTtlSeconds: intIn(1, 31_536_000),
+  maxBodyBytes: intIn(1024, 1_073_741_824),
+  maxRowsPerJob: intIn(1, 1_000_000),
+  maxLongPollSeconds: intIn(0, 3600),
+  jobAttempts: intIn(1, 100),
+  lockDurationMs: intIn(500, 3_600_000),
+  stalledIntervalMs: intIn(500, 3_600_000),
+  inferenceThreads: intIn(1, 256),
+  intraOpThreads: intIn(0, 256),
+  executionProviders: csv.pipe(z.array(z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu'])).min(1)),
+  batchConcurrencyFactor: intIn(1, 64),
+  shutdownTimeoutMs: intIn(0, 3_600_000),
+  workerHealthPort: intIn(0, 65535),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  logPretty: bool,
+});
+
+export type Config = z.infer<typeof configSchema> & {
+  /** intraOpThreads with 0 resolved against this machine's cores. */
+  resolvedIntraOpThreads: number;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, string> = {};
+  for (const [key, spec] of Object.entries(CONFIG_SPEC) as [ConfigKey, (typeof CONFIG_SPEC)[ConfigKey]][]) {
+    const option = options[key];
+    raw[key] = option !== undefined ? String(option) : (env[spec.env] ?? spec.default);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const key = String(issue.path[0]) as ConfigKey;
+        const spec = CONFIG_SPEC[key];
+        return `${spec ? spec.env : key}=${JSON.stringify(raw[key])}: ${issue.message}`;
+      }),
+    );
+  }
+  const config = parsed.data;
+  if (config.resultTtlSeconds > config.maxResultTtlSeconds) {
+    throw new ConfigError([`INFERQ_RESULT_TTL_SECONDS (${config.resultTtlSeconds}) exceeds INFERQ_MAX_RESULT_TTL_SECONDS (${config.maxResultTtlSeconds})`]);
+  }
+  const cores = os.availableParallelism();
+  return {
+    ...config,
+    modelDir: config.modelDir ? path.resolve(config.modelDir) : BUNDLED_MODEL_DIR,
+    resolvedIntraOpThreads: config.intraOpThreads || Math.max(1, Math.floor(cores / config.inferenceThreads)),
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * The catalogue of stable error codes. Clients branch on `code`, never on `message`.
+ * `status` is the HTTP status the API answers with; codes that only ever appear inside a job's
+ * `error` (they happen on a worker) carry the status the job's GET would have had, for reference.
+ * docs/errors.md is checked against this table by a test: add a row there when you add one here.
+ */
+export const ERROR_CATALOGUE = {
+  MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  INVALID_REQUEST: { status: 400, message: 'The request does not match the API schema.' },
+  INVALID_QUERY: { status: 400, message: 'A query parameter is invalid.' },
+  NOT_FOUND: { status: 404, message: 'No such route.' },
+  JOB_NOT_FOUND: { status: 404, message: 'No job with this id exists, or its result has expired.' },
+  MODEL_NOT_FOUND: { status: 404, message: 'No model with this name is in the repository.' },
+  MODEL_VERSION_NOT_FOUND: { status: 404, message: 'The model has no such version.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'The route does not accept this method.' },
+  JOB_NOT_CANCELABLE: { status: 409, message: 'The job is already running or finished and cannot be canceled.' },
+  MODEL_VERSION_UNAVAILABLE: { status: 409, message: 'The model version failed to load and takes no jobs.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body exceeds the size limit.' },
+  TOO_MANY_ROWS: { status: 413, message: 'The job carries more rows than allowed.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be application/json.' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was used with a different request body.' },
+  INPUT_MISSING: { status: 422, message: 'A required model input is missing.' },
+  INPUT_UNKNOWN: { status: 422, message: 'The request names an input the model does not have.' },
+  INPUT_DATATYPE_MISMATCH: { status: 422, message: 'An input has the wrong datatype.' },
+  INPUT_SHAPE_MISMATCH: { status: 422, message: 'An input has the wrong shape, or its data does not fill its shape.' },
+  INPUT_VALUE_INVALID: { status: 422, message: 'An input holds a value its datatype cannot represent (NaN, infinity, out of range).' },
+  FEATURES_NOT_SUPPORTED: { status: 422, message: 'This model takes tensors, not named features.' },
+  FEATURE_MISSING: { status: 422, message: 'A feature the model needs is missing.' },
+  FEATURE_UNKNOWN: { status: 422, message: 'The request names a feature the model does not use.' },
+  INFERENCE_FAILED: { status: 500, message: 'The model failed on this input.' },
+  INTERNAL: { status: 500, message: 'Something went wrong inside inferq.' },
+  REDIS_UNAVAILABLE: { status: 503, message: 'The job store is unreachable; retry shortly.' },
+  NOT_READY: { status: 503, message: 'The service is not ready to take traffic.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * The one error type inferq throws on purpose. The API maps it to HTTP in one place; a worker
+ * stores it as a job's `error`. Anything else that reaches those places is a bug and becomes INTERNAL.
+ */
+export class InferqError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  /** Seconds a client should wait before retrying (503, 429). */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    options: { details?: Record<string, unknown>; retryAfterSeconds?: number; cause?: unknown } = {},
+  ) {
+    super(message ?? ERROR_CATALOGUE[code].message, { cause: options.cause });
+    this.name = 'InferqError';
+    this.code = code;
+    this.details = options.details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status;
+  }
+
+  toBody(): ErrorBody {
+    return this.details ? { code: this.code, message: this.message, details: this.details } : { code: this.code, message: this.message };
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CATALOGUE, value);
+}

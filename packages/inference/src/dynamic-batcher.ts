@@ -1,0 +1,139 @@
+import { performance } from 'node:perf_hooks';
+import { InferencePool, RunFailedError } from './inference-pool.ts';
+import { concatRows, splitRows, type RawTensor } from './tensor-codec.ts';
+
+export interface DynamicBatcherOptions {
+  /** Most rows in one `session.run`. A single item with more rows still runs, alone. */
+  maxBatchSize: number;
+  /** Longest the oldest waiting item waits for neighbours once a thread is free. */
+  maxWaitMs: number;
+}
+
+export interface BatchItemOutcome {
+  /** Set when the item ran; its rows of every output. */
+  outputs?: Record<string, RawTensor>;
+  /** Set when the model rejected this item (found by bisecting a failed batch). */
+  error?: RunFailedError;
+  /** Rows in the `session.run` that produced this outcome. */
+  batchRows: number;
+  inferenceMs: number;
+}
+
+interface Item {
+  feeds: Record<string, RawTensor>;
+  rows: number;
+  enqueuedAt: number;
+  resolve: (outcome: BatchItemOutcome) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Triton-style dynamic batching in front of an InferencePool. A batch is handed to a free thread
+ * when it holds `maxBatchSize` rows or its oldest item has waited `maxWaitMs`; while every thread
+ * is busy items keep accumulating, so batches grow with load and stay small when idle.
+ *
+ * Items succeed or fail on their own: when a batch run throws, it is split in halves and re-run
+ * until the failing items are alone, so one bad input never fails its neighbours. A crashed
+ * thread is not bisected: every item of that batch is rejected for a retry.
+ */
+export class DynamicBatcher {
+  private readonly waiting: Item[] = [];
+  private waitingRows = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly pool: InferencePool,
+    private readonly options: DynamicBatcherOptions,
+  ) {}
+
+  submit(feeds: Record<string, RawTensor>, rows: number): Promise<BatchItemOutcome> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ feeds, rows, enqueuedAt: performance.now(), resolve, reject });
+      this.waitingRows += rows;
+      this.pump();
+    });
+  }
+
+  /** Called when a pool thread frees up. */
+  pump(): void {
+    while (this.waiting.length > 0 && this.pool.idleThreads > 0) {
+      const oldest = this.waiting[0] as Item;
+      const waited = performance.now() - oldest.enqueuedAt;
+      if (this.waitingRows < this.options.maxBatchSize && waited < this.options.maxWaitMs) {
+        this.armTimer(this.options.maxWaitMs - waited);
+        return;
+      }
+      void this.execute(this.take());
+    }
+  }
+
+  private armTimer(delayMs: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.pump();
+    }, Math.max(0, Math.ceil(delayMs)));
+  }
+
+  private take(): Item[] {
+    const batch: Item[] = [];
+    let rows = 0;
+    while (this.waiting.length > 0) {
+      const next = this.waiting[0] as Item;
+      if (batch.length > 0 && rows + next.rows > this.options.maxBatchSize) break;
+      this.waiting.shift();
+      batch.push(next);
+      rows += next.rows;
+    }
+    this.waitingRows -= rows;
+    if (this.waiting.length === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    return batch;
+  }
+
+  private async execute(batch: Item[]): Promise<void> {
+    try {
+      await this.runIsolating(batch);
+    } catch (error) {
+      for (const item of batch) item.reject(error as Error);
+    }
+  }
+
+  /** Runs a batch; on a model error, bisects so only the failing items fail. */
+  private async runIsolating(batch: Item[]): Promise<void> {
+    const rowCounts = batch.map((i) => i.rows);
+    const batchRows = rowCounts.reduce((a, b) => a + b, 0);
+    const names = Object.keys((batch[0] as Item).feeds);
+    const feeds: Record<string, RawTensor> = {};
+    for (const name of names) feeds[name] = concatRows(batch.map((i) => i.feeds[name] as RawTensor));
+    try {
+      const { outputs, inferenceMs } = await this.runWhenIdle(feeds);
+      const perItem = Object.entries(outputs).map(([name, tensor]) => [name, splitRows(tensor, rowCounts)] as const);
+      batch.forEach((item, index) => {
+        const itemOutputs: Record<string, RawTensor> = {};
+        for (const [name, parts] of perItem) itemOutputs[name] = parts[index] as RawTensor;
+        item.resolve({ outputs: itemOutputs, batchRows, inferenceMs });
+      });
+    } catch (error) {
+      if (!(error instanceof RunFailedError)) throw error;
+      if (batch.length === 1) {
+        (batch[0] as Item).resolve({ error, batchRows, inferenceMs: 0 });
+        return;
+      }
+      const middle = Math.ceil(batch.length / 2);
+      await Promise.all([this.runIsolating(batch.slice(0, middle)), this.runIsolating(batch.slice(middle))]);
+    }
+  }
+
+  /** Bisected halves may find every thread busy; they wait their turn rather than fail. */
+  private async runWhenIdle(feeds: Record<string, RawTensor>) {
+    while (this.pool.idleThreads === 0) await new Promise((r) => setTimeout(r, 1));
+    return this.pool.run(feeds);
+  }
+
+  get pendingItems(): number {
+    return this.waiting.length;
+  }
+}

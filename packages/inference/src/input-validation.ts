@@ -1,0 +1,180 @@
+import { InferqError } from '@inferq/core/errors';
+import type { ResponseForm } from '@inferq/core/job-types';
+import { elementCount, type TensorDatatype, type WireTensor } from '@inferq/core/tensor';
+import type { ModelManifest, TensorSpec } from './manifest.ts';
+
+/** An input tensor as a client sends it: KServe V2, data flat (row-major) or nested. */
+export interface RequestTensor {
+  name: string;
+  datatype: string;
+  shape: number[];
+  data: unknown[];
+}
+
+export type FeatureRow = Record<string, unknown>;
+
+export interface ModelInputRequest {
+  inputs?: RequestTensor[] | undefined;
+  features?: FeatureRow | FeatureRow[] | undefined;
+}
+
+export interface ValidatedInput {
+  inputs: WireTensor[];
+  response: ResponseForm;
+  rows: number;
+}
+
+const INTEGER_RANGES: Partial<Record<TensorDatatype, [number, number]>> = {
+  UINT8: [0, 255],
+  UINT16: [0, 65535],
+  UINT32: [0, 4294967295],
+  INT8: [-128, 127],
+  INT16: [-32768, 32767],
+  INT32: [-2147483648, 2147483647],
+  // JSON numbers are doubles: beyond 2^53 an INT64 could not arrive intact, so it is refused.
+  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+};
+
+function invalidValue(input: string, index: number, value: unknown, why: string): InferqError {
+  return new InferqError('INPUT_VALUE_INVALID', `input ${input}: element ${index} (${JSON.stringify(value) ?? String(value)}) ${why}`, {
+    details: { input, index },
+  });
+}
+
+/** Checks every element once and returns plain numbers (booleans become 0/1). */
+function checkValues(name: string, datatype: TensorDatatype, data: unknown[]): number[] {
+  const out = new Array<number>(data.length);
+  const range = INTEGER_RANGES[datatype];
+  for (let i = 0; i < data.length; i++) {
+    let value = data[i];
+    if (typeof value === 'boolean') value = value ? 1 : 0;
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw invalidValue(name, i, data[i], 'is not a finite number');
+    if (datatype === 'BOOL' && value !== 0 && value !== 1) throw invalidValue(name, i, value, 'is not a boolean');
+    if (range) {
+      if (!Number.isInteger(value)) throw invalidValue(name, i, value, `is not an integer (${datatype})`);
+      if (value < range[0] || value > range[1]) throw invalidValue(name, i, value, `is out of range for ${datatype}`);
+    }
+    out[i] = value;
+  }
+  return out;
+}
+
+function checkShape(spec: TensorSpec, shape: number[]): void {
+  const mismatch = () =>
+    new InferqError('INPUT_SHAPE_MISMATCH', `input ${spec.name}: shape [${shape.join(', ')}] does not match the model's [${spec.shape.join(', ')}]`, {
+      details: { input: spec.name, expected: spec.shape, actual: shape },
+    });
+  if (shape.length !== spec.shape.length) throw mismatch();
+  for (let i = 0; i < shape.length; i++) {
+    const dim = shape[i] as number;
+    const want = spec.shape[i] as number;
+    if (!Number.isInteger(dim) || dim < 1 || (want !== -1 && dim !== want)) throw mismatch();
+  }
+}
+
+function fromTensors(manifest: ModelManifest, tensors: RequestTensor[]): WireTensor[] {
+  const byName = new Map<string, RequestTensor>();
+  for (const tensor of tensors) {
+    if (byName.has(tensor.name)) throw new InferqError('INVALID_REQUEST', `input ${tensor.name} is given twice`, { details: { input: tensor.name } });
+    byName.set(tensor.name, tensor);
+  }
+  for (const name of byName.keys()) {
+    if (!manifest.inputs.some((spec) => spec.name === name)) {
+      throw new InferqError('INPUT_UNKNOWN', `the model has no input ${name}; its inputs are ${manifest.inputs.map((s) => s.name).join(', ')}`, {
+        details: { input: name, inputs: manifest.inputs.map((s) => s.name) },
+      });
+    }
+  }
+  return manifest.inputs.map((spec) => {
+    const tensor = byName.get(spec.name);
+    if (!tensor) throw new InferqError('INPUT_MISSING', `input ${spec.name} is missing`, { details: { input: spec.name } });
+    if (tensor.datatype !== spec.datatype) {
+      throw new InferqError('INPUT_DATATYPE_MISMATCH', `input ${spec.name}: datatype ${tensor.datatype}, the model takes ${spec.datatype}`, {
+        details: { input: spec.name, expected: spec.datatype, actual: tensor.datatype },
+      });
+    }
+    checkShape(spec, tensor.shape);
+    const flat = tensor.data.some(Array.isArray) ? (tensor.data.flat(Infinity) as unknown[]) : tensor.data;
+    const expected = elementCount(tensor.shape);
+    if (flat.length !== expected) {
+      throw new InferqError('INPUT_SHAPE_MISMATCH', `input ${spec.name}: shape [${tensor.shape.join(', ')}] needs ${expected} elements, data has ${flat.length}`, {
+        details: { input: spec.name, expected_elements: expected, actual_elements: flat.length },
+      });
+    }
+    return { name: spec.name, datatype: spec.datatype, shape: tensor.shape, data: checkValues(spec.name, spec.datatype, flat) };
+  });
+}
+
+function fromFeatures(manifest: ModelManifest, rows: FeatureRow[]): WireTensor[] {
+  const mapping = manifest.features;
+  if (!mapping) throw new InferqError('FEATURES_NOT_SUPPORTED', 'this model takes tensors (inputs: [...]), not named features');
+  const spec = manifest.inputs.find((i) => i.name === mapping.input) as TensorSpec;
+  const names = mapping.names;
+  const known = new Set(names);
+  const data = new Array<number>(rows.length * names.length);
+  rows.forEach((row, r) => {
+    const missing = names.filter((n) => !(n in row));
+    if (missing.length > 0) {
+      throw new InferqError('FEATURE_MISSING', `features missing: ${missing.join(', ')}`, { details: { row: r, missing } });
+    }
+    const unknown = Object.keys(row).filter((k) => !known.has(k));
+    if (unknown.length > 0) {
+      throw new InferqError('FEATURE_UNKNOWN', `unknown features: ${unknown.join(', ')}; the model uses ${names.join(', ')}`, {
+        details: { row: r, unknown, features: names },
+      });
+    }
+    names.forEach((name, c) => {
+      let value = row[name];
+      if (typeof value === 'boolean') value = value ? 1 : 0;
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        throw new InferqError('INPUT_VALUE_INVALID', `feature ${name} (${JSON.stringify(row[name]) ?? String(row[name])}) is not a finite number`, {
+          details: { row: r, feature: name },
+        });
+      }
+      data[r * names.length + c] = value;
+    });
+  });
+  const values = checkValues(spec.name, spec.datatype, data);
+  return [{ name: spec.name, datatype: spec.datatype, shape: [rows.length, names.length], data: values }];
+}
+
+/**
+ * Turns a request's input, in either form, into the tensors a worker runs, or throws the
+ * InferqError that tells the client exactly what is wrong. Runs in the API before anything is
+ * enqueued, so bad input never reaches a worker.
+ */
+export function validateModelInput(manifest: ModelManifest, request: ModelInputRequest, maxRows: number): ValidatedInput {
+  const hasInputs = request.inputs !== undefined;
+  const hasFeatures = request.features !== undefined;
+  if (hasInputs === hasFeatures) {
+    throw new InferqError('INVALID_REQUEST', 'give exactly one of inputs (V2 tensors) or features (named values)');
+  }
+  let inputs: WireTensor[];
+  let response: ResponseForm;
+  if (request.features !== undefined) {
+    const many = Array.isArray(request.features);
+    const rows = many ? (request.features as FeatureRow[]) : [request.features as FeatureRow];
+    if (rows.length === 0) throw new InferqError('INVALID_REQUEST', 'features is an empty list');
+    if (rows.length > maxRows) throw tooManyRows(rows.length, maxRows);
+    inputs = fromFeatures(manifest, rows);
+    response = many ? 'predictions' : 'prediction';
+  } else {
+    inputs = fromTensors(manifest, request.inputs as RequestTensor[]);
+    response = 'outputs';
+  }
+  const rows = inputs[0]?.shape[0] ?? 0;
+  const ragged = inputs.find((t) => t.shape[0] !== rows);
+  if (ragged) {
+    throw new InferqError('INPUT_SHAPE_MISMATCH', `every input needs the same first (row) dimension; ${ragged.name} has ${ragged.shape[0]}, expected ${rows}`, {
+      details: { input: ragged.name },
+    });
+  }
+  if (rows > maxRows) throw tooManyRows(rows, maxRows);
+  return { inputs, response, rows };
+}
+
+function tooManyRows(rows: number, maxRows: number): InferqError {
+  return new InferqError('TOO_MANY_ROWS', `the job has ${rows} rows; at most ${maxRows} are allowed (INFERQ_MAX_ROWS_PER_JOB)`, {
+    details: { rows, max_rows: maxRows },
+  });
+}

@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { manifestSchema, MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN, type ModelManifest } from './manifest.ts';
+
+export type VersionState = 'available' | 'refused';
+
+/** One `models/<name>/<version>/` directory, checked. */
+export interface ModelVersionEntry {
+  name: string;
+  version: string;
+  dir: string;
+  /** Absent when the manifest itself could not be read. */
+  manifest: ModelManifest | undefined;
+  artifactPath: string | undefined;
+  /** `refused`: bad manifest, missing artifact or sha256 mismatch; it never takes jobs. */
+  state: VersionState;
+  reason: string | undefined;
+}
+
+export interface ModelEntry {
+  name: string;
+  /** Sorted oldest to newest (numeric where versions are numbers). */
+  versions: ModelVersionEntry[];
+}
+
+export interface LoadRepositoryOptions {
+  /** Only these model names (all when empty). Default: all. */
+  only?: readonly string[];
+  /** Hash every artifact and refuse mismatches. Default: true. */
+  verifyChecksums?: boolean;
+}
+
+export function compareVersions(a: string, b: string): number {
+  const na = Number(a);
+  const nb = Number(b);
+  if (Number.isFinite(na) && Number.isFinite(nb)) return na - nb;
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+function resolveArtifact(dir: string, manifest: ModelManifest): string {
+  const artifact = manifest.artifact;
+  if (typeof artifact === 'string') return path.resolve(dir, artifact);
+  // Resolved from the version directory so a package installed beside the repository is found.
+  const require = createRequire(path.join(dir, 'model.json'));
+  return require.resolve(`${artifact.package}/${artifact.path}`);
+}
+
+async function loadVersion(name: string, version: string, dir: string, verify: boolean): Promise<ModelVersionEntry> {
+  const refused = (reason: string, manifest?: ModelManifest, artifactPath?: string): ModelVersionEntry => ({
+    name, version, dir, manifest, artifactPath, state: 'refused', reason,
+  });
+  let manifest: ModelManifest;
+  try {
+    const parsed = manifestSchema.safeParse(JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')));
+    if (!parsed.success) {
+      return refused(`model.json is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    manifest = parsed.data;
+  } catch (error) {
+    return refused(`model.json could not be read: ${(error as Error).message}`);
+  }
+  let artifactPath: string;
+  try {
+    artifactPath = resolveArtifact(dir, manifest);
+  } catch (error) {
+    return refused(`artifact not found: ${(error as Error).message}`, manifest);
+  }
+  if (verify) {
+    let actual: string;
+    try {
+      actual = await sha256File(artifactPath);
+    } catch (error) {
+      return refused(`artifact could not be read: ${(error as Error).message}`, manifest, artifactPath);
+    }
+    if (actual !== manifest.sha256) {
+      return refused(`sha256 mismatch: manifest says ${manifest.sha256}, artifact is ${actual}`, manifest, artifactPath);
+    }
+  }
+  return { name, version, dir, manifest, artifactPath, state: 'available', reason: undefined };
+}
+
+async function subdirectories(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
+}
+
+/**
+ * Reads a Triton-style model repository. Directories whose names are not valid model or version
+ * names are skipped; a version that fails its checks is kept, refused, with the reason, so that
+ * `/v1/models` can say why it takes no traffic.
+ */
+export async function loadModelRepository(root: string, options: LoadRepositoryOptions = {}): Promise<Map<string, ModelEntry>> {
+  const verify = options.verifyChecksums ?? true;
+  const only = options.only && options.only.length > 0 ? new Set(options.only) : undefined;
+  const models = new Map<string, ModelEntry>();
+  const names = (await subdirectories(root)).filter((n) => MODEL_NAME_PATTERN.test(n) && (!only || only.has(n))).sort();
+  for (const name of names) {
+    const versionNames = (await subdirectories(path.join(root, name))).filter((v) => MODEL_VERSION_PATTERN.test(v)).sort(compareVersions);
+    const versions = await Promise.all(versionNames.map((v) => loadVersion(name, v, path.join(root, name, v), verify)));
+    if (versions.length > 0) models.set(name, { name, versions });
+  }
+  if (only) {
+    const missing = [...only].filter((n) => !models.has(n));
+    if (missing.length > 0) throw new Error(`INFERQ_MODELS names models not in ${root}: ${missing.join(', ')}`);
+  }
+  return models;
+}
+
+/** The newest available version: what a job that names no version runs on. */
+export function defaultVersion(entry: ModelEntry): ModelVersionEntry | undefined {
+  return entry.versions.filter((v) => v.state === 'available').at(-1);
+}

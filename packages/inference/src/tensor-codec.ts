@@ -1,0 +1,109 @@
+import { elementCount, type TensorDatatype, type WireTensor } from '@inferq/core/tensor';
+
+export type TypedArray =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array;
+
+/** onnxruntime's tensor type names (`ort.Tensor.Type`) for the datatypes inferq carries. */
+export type OrtType = 'float32' | 'float64' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'bool';
+
+/** A tensor in the form that crosses to an inference thread: its buffer is transferred, not copied. */
+export interface RawTensor {
+  type: OrtType;
+  dims: number[];
+  data: TypedArray;
+}
+
+const ORT_TYPE: Record<TensorDatatype, OrtType> = {
+  BOOL: 'bool',
+  UINT8: 'uint8',
+  UINT16: 'uint16',
+  UINT32: 'uint32',
+  INT8: 'int8',
+  INT16: 'int16',
+  INT32: 'int32',
+  INT64: 'int64',
+  FP32: 'float32',
+  FP64: 'float64',
+};
+
+const V2_TYPE = Object.fromEntries(Object.entries(ORT_TYPE).map(([v2, ort]) => [ort, v2])) as Record<OrtType, TensorDatatype>;
+
+export function allocate(type: OrtType, length: number): TypedArray {
+  switch (type) {
+    case 'float32': return new Float32Array(length);
+    case 'float64': return new Float64Array(length);
+    case 'int8': return new Int8Array(length);
+    case 'int16': return new Int16Array(length);
+    case 'int32': return new Int32Array(length);
+    case 'int64': return new BigInt64Array(length);
+    case 'uint8': case 'bool': return new Uint8Array(length);
+    case 'uint16': return new Uint16Array(length);
+    case 'uint32': return new Uint32Array(length);
+  }
+}
+
+export function ortTypeOf(datatype: TensorDatatype): OrtType {
+  return ORT_TYPE[datatype];
+}
+
+export function v2TypeOf(type: string): TensorDatatype {
+  const v2 = V2_TYPE[type as OrtType];
+  if (!v2) throw new Error(`onnxruntime output type ${type} has no V2 datatype inferq supports`);
+  return v2;
+}
+
+export function fromWire(tensor: WireTensor): RawTensor {
+  const type = ORT_TYPE[tensor.datatype];
+  const length = elementCount(tensor.shape);
+  if (tensor.data.length !== length) throw new Error(`tensor ${tensor.name}: ${tensor.data.length} elements for shape [${tensor.shape.join(',')}]`);
+  const data = allocate(type, length);
+  if (data instanceof BigInt64Array) {
+    for (let i = 0; i < length; i++) data[i] = BigInt(tensor.data[i] as number);
+  } else {
+    data.set(tensor.data);
+  }
+  return { type, dims: tensor.shape, data };
+}
+
+export function toWire(name: string, tensor: RawTensor): WireTensor {
+  const { data } = tensor;
+  const values = data instanceof BigInt64Array ? Array.from(data, Number) : Array.from(data as ArrayLike<number>);
+  return { name, datatype: v2TypeOf(tensor.type), shape: tensor.dims, data: values };
+}
+
+/** Joins tensors along the first (row) dimension: the batch one `session.run` takes. */
+export function concatRows(parts: readonly RawTensor[]): RawTensor {
+  const first = parts[0];
+  if (!first) throw new Error('concatRows needs at least one tensor');
+  if (parts.length === 1) return first;
+  const rows = parts.reduce((n, p) => n + (p.dims[0] ?? 0), 0);
+  const total = parts.reduce((n, p) => n + p.data.length, 0);
+  const data = allocate(first.type, total);
+  let offset = 0;
+  for (const part of parts) {
+    (data as Float32Array).set(part.data as Float32Array, offset);
+    offset += part.data.length;
+  }
+  return { type: first.type, dims: [rows, ...first.dims.slice(1)], data };
+}
+
+/** The inverse of concatRows: one output tensor cut back into each job's rows. */
+export function splitRows(tensor: RawTensor, rowCounts: readonly number[]): RawTensor[] {
+  const totalRows = tensor.dims[0] ?? 0;
+  const perRow = totalRows === 0 ? 0 : tensor.data.length / totalRows;
+  const out: RawTensor[] = [];
+  let row = 0;
+  for (const count of rowCounts) {
+    out.push({ type: tensor.type, dims: [count, ...tensor.dims.slice(1)], data: tensor.data.subarray(row * perRow, (row + count) * perRow) });
+    row += count;
+  }
+  return out;
+}
