@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { manifestSchema, MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN, type ModelManifest } from './manifest.ts';
@@ -88,9 +88,13 @@ async function loadVersion(name: string, version: string, dir: string, verify: b
   return { name, version, dir, manifest, artifactPath, state: 'available', reason: undefined };
 }
 
+/** Directories, following symlinks: a repository often links models kept elsewhere. */
 async function subdirectories(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
+  const isDir = await Promise.all(
+    entries.map(async (e) => !e.name.startsWith('.') && (e.isDirectory() || (e.isSymbolicLink() && (await stat(path.join(dir, e.name)).catch(() => undefined))?.isDirectory() === true))),
+  );
+  return entries.filter((_, i) => isDir[i]).map((e) => e.name);
 }
 
 /**

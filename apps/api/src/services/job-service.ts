@@ -134,8 +134,11 @@ export class JobService {
         .get(keys.result(jobId))
         .exec(),
     );
-    const [name, timestamp, processedOn] = (replies?.[0]?.[1] ?? []) as (string | null)[];
-    const result = replies?.[1]?.[1] as string | null;
+    // A pipeline reports per-command errors in its replies instead of throwing them.
+    const failed = replies?.find(([error]) => error)?.[0];
+    if (failed || !replies) throw redisUnavailable(failed ?? new Error('pipeline was discarded'));
+    const [name, timestamp, processedOn] = (replies[0]?.[1] ?? []) as (string | null)[];
+    const result = replies[1]?.[1] as string | null;
     if (result) return JSON.parse(result) as FinishedJobRecord;
     if (timestamp && name) {
       return {

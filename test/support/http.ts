@@ -1,0 +1,52 @@
+export interface JsonResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export async function request<T = any>(baseUrl: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<T>> {
+  const res = await fetch(baseUrl + path, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+/** A transaction that the demo fraud model scores as risky. */
+export const RISKY_TRANSACTION = {
+  amount: 2500,
+  hour_of_day: 3,
+  merchant_risk: 0.9,
+  account_age_days: 10,
+  txn_count_24h: 20,
+  distance_from_home_km: 900,
+  is_foreign: 1,
+  card_present: 0,
+};
+
+export const SAFE_TRANSACTION = {
+  amount: 25,
+  hour_of_day: 14,
+  merchant_risk: 0.05,
+  account_age_days: 2000,
+  txn_count_24h: 2,
+  distance_from_home_km: 3,
+  is_foreign: 0,
+  card_present: 1,
+};
+
+export function wideMlpInput(rows: number, value = 0.5) {
+  return [{ name: 'x', datatype: 'FP32', shape: [rows, 64], data: Array.from({ length: rows * 64 }, (_, i) => value + (i % 7) * 0.01) }];
+}
+
+export function lookupInput(ids: number[]) {
+  return [{ name: 'ids', datatype: 'INT64', shape: [ids.length, 1], data: ids }];
+}
+
+export async function submitAndWait(baseUrl: string, body: unknown, waitSeconds = 20): Promise<JsonResponse> {
+  const submitted = await request(baseUrl, 'POST', '/v1/jobs', body);
+  if (submitted.status !== 202) throw new Error(`submit failed: ${submitted.status} ${JSON.stringify(submitted.body)}`);
+  return request(baseUrl, 'GET', `/v1/jobs/${submitted.body.job_id}?wait=${waitSeconds}`);
+}

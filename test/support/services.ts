@@ -1,0 +1,136 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, startLocalRedis, type LocalRedis } from '../../scripts/lib/local-redis.ts';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ENTRY = { api: 'apps/api/src/main.ts', worker: 'apps/worker/src/main.ts' } as const;
+
+export interface ServiceProcess {
+  kind: 'api' | 'worker';
+  child: ChildProcess;
+  /** Every log line so far (pino JSON), for assertions on what the process said. */
+  lines: string[];
+  /** Resolves with the exit code (or signal name) once the process has ended. */
+  exited: Promise<number | string>;
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  /** Log message that means "ready". Default: 'api listening' / 'worker started'. */
+  readyMessage?: string;
+  /** Wait for ready. Default true; false for processes expected to fail at start. */
+  waitReady?: boolean;
+}
+
+const running = new Set<ServiceProcess>();
+
+/** Starts `apps/<kind>/src/main.ts` as a real child process, the way users run it. */
+export async function startService(kind: 'api' | 'worker', options: StartOptions = {}): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, ENTRY[kind])], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info', INFERQ_LOG_PRETTY: 'false', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const listeners = new Set<(line: string) => void>();
+  const collect = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) {
+      if (!line.trim()) continue;
+      lines.push(line);
+      for (const l of listeners) l(line);
+    }
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const service: ServiceProcess = {
+    kind,
+    child,
+    lines,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const result = await exited;
+      running.delete(service);
+      return result;
+    },
+  };
+  running.add(service);
+  void exited.then(() => running.delete(service));
+  if (options.waitReady === false) return service;
+  const readyMessage = options.readyMessage ?? (kind === 'api' ? 'api listening' : 'worker started');
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${kind} not ready after 60 s:\n${lines.slice(-20).join('\n')}`)), 60_000);
+    const check = (line: string) => {
+      if (line.includes(`"msg":"${readyMessage}"`)) {
+        clearTimeout(timer);
+        listeners.delete(check);
+        resolve();
+      }
+    };
+    lines.forEach(check);
+    listeners.add(check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${kind} exited (${code}) before it was ready:\n${lines.slice(-20).join('\n')}`));
+    });
+  });
+  return service;
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((s) => s.stop('SIGKILL')));
+}
+
+/** A model repository for tests: the demo models plus the test-only fixtures, as symlinks. */
+export function testModelDir(extra: Record<string, string> = {}): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'inferq-models-'));
+  const sources: Record<string, string> = {
+    'fraud-risk': path.join(REPO_ROOT, 'models/fraud-risk'),
+    'wide-mlp': path.join(REPO_ROOT, 'models/wide-mlp'),
+    lookup: path.join(REPO_ROOT, 'test/fixtures/models/lookup'),
+    ...extra,
+  };
+  for (const [name, source] of Object.entries(sources)) symlinkSync(source, path.join(dir, name));
+  return dir;
+}
+
+/** A copy of a model (for tests that corrupt or add versions). */
+export function copyModel(name: string, from = path.join(REPO_ROOT, 'models')): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `inferq-${name}-`));
+  cpSync(path.join(from, name), dir, { recursive: true });
+  return dir;
+}
+
+export interface Stack {
+  redis: LocalRedis;
+  api: ServiceProcess;
+  workers: ServiceProcess[];
+  baseUrl: string;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** Redis + one API + N workers, all real processes on loopback. */
+export async function startStack(options: { workers?: number; env?: Record<string, string>; workerEnv?: Record<string, string> } = {}): Promise<Stack> {
+  const redis = await startLocalRedis();
+  const port = await freePort();
+  const env = { REDIS_URL: redis.url, PORT: String(port), INFERQ_MODEL_DIR: testModelDir(), ...options.env };
+  const workers = await Promise.all(Array.from({ length: options.workers ?? 1 }, () => startService('worker', { env: { ...env, ...options.workerEnv } })));
+  const api = await startService('api', { env });
+  return {
+    redis,
+    api,
+    workers,
+    baseUrl: `http://127.0.0.1:${port}`,
+    env,
+    async stop() {
+      await Promise.all([api.stop('SIGKILL'), ...workers.map((w) => w.stop('SIGKILL'))]);
+      await redis.stop();
+    },
+  };
+}
