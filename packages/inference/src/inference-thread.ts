@@ -41,6 +41,9 @@ async function createSession(): Promise<{ session: ort.InferenceSession; provide
         intraOpNumThreads: init.intraOpThreads,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
+        // Run failures come back to the worker, which logs them as structured lines; onnxruntime's
+        // own stderr copy of each one would only be noise.
+        logSeverityLevel: 4,
         // Spinning intra-op threads burn the cores the worker's own event loop needs between runs.
         extra: { session: { intra_op: { allow_spinning: '0' } } },
       });

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startApiService, type ApiService } from '../../apps/api/src/api-service.ts';
+import { loadConfig } from '../../packages/core/src/config.ts';
+import { createLogger } from '../../packages/core/src/logger.ts';
+import { startLocalRedis, type LocalRedis } from '../../scripts/lib/local-redis.ts';
+import { SAFE_TRANSACTION } from '../support/http.ts';
+import { testModelDir } from '../support/services.ts';
+
+// The app without a server: app.request() against real Redis and the real model repository.
+describe('HTTP edges through app.request()', () => {
+  let redis: LocalRedis;
+  let service: ApiService;
+  before(async () => {
+    redis = await startLocalRedis();
+    const config = loadConfig({ redisUrl: redis.url, modelDir: testModelDir(), maxBodyBytes: 4096, maxRowsPerJob: 2 }, {});
+    service = await startApiService(config, createLogger({ level: 'silent' }));
+  });
+  after(async () => {
+    await service.close();
+    await redis.stop();
+  });
+
+  const post = (body: BodyInit, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+    service.app.request('/v1/jobs', { method: 'POST', body, headers });
+
+  test('a body over the limit is 413 before it is parsed, with or without Content-Length', async () => {
+    const big = JSON.stringify({ model: 'fraud-risk', features: SAFE_TRANSACTION, metadata: { pad: 'x'.repeat(10_000) } });
+    const declared = await post(big);
+    assert.equal(declared.status, 413);
+    assert.equal((await declared.json()).error.code, 'PAYLOAD_TOO_LARGE');
+
+    // Chunked: no Content-Length, the limit is enforced while streaming.
+    const chunks = [big.slice(0, 3000), big.slice(3000)];
+    const stream = new ReadableStream({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next === undefined) controller.close();
+        else controller.enqueue(new TextEncoder().encode(next));
+      },
+    });
+    const chunked = await service.app.request('/v1/jobs', { method: 'POST', body: stream, headers: { 'content-type': 'application/json' }, duplex: 'half' } as RequestInit);
+    assert.equal(chunked.status, 413);
+    assert.equal((await chunked.json()).error.code, 'PAYLOAD_TOO_LARGE');
+  });
+
+  test('a body that is not JSON is 415; an empty one is 400', async () => {
+    const form = await post('model=fraud-risk', { 'content-type': 'application/x-www-form-urlencoded' });
+    assert.equal(form.status, 415);
+    assert.equal((await form.json()).error.code, 'UNSUPPORTED_MEDIA_TYPE');
+    const none = await post('{}', {});
+    assert.equal(none.status, 415);
+    const empty = await post('');
+    assert.equal(empty.status, 400);
+    assert.equal((await empty.json()).error.code, 'MALFORMED_JSON');
+  });
+
+  test('every response carries x-request-id, and a client-supplied one is echoed', async () => {
+    const mine = await service.app.request('/healthz', { headers: { 'x-request-id': 'client-abc-123' } });
+    assert.equal(mine.headers.get('x-request-id'), 'client-abc-123');
+    for (const res of [await service.app.request('/nope'), await post('{'), await service.app.request('/v1/models')]) {
+      assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+    }
+  });
+
+  test('unknown routes are 404 NOT_FOUND in the error format; a bad wait is 400', async () => {
+    const res = await service.app.request('/v2/anything');
+    assert.equal(res.status, 404);
+    assert.deepEqual(Object.keys((await res.json()).error).sort(), ['code', 'message']);
+    const wait = await service.app.request('/v1/jobs/fraud-risk.01M87MDTB3PNGHXNGA8VGPR9WM?wait=soon');
+    assert.equal(wait.status, 400);
+    assert.equal((await wait.json()).error.code, 'INVALID_QUERY');
+  });
+
+  test('a job with more rows than INFERQ_MAX_ROWS_PER_JOB is 413 TOO_MANY_ROWS', async () => {
+    const submit = (rows: number) => post(JSON.stringify({ model: 'fraud-risk', features: Array.from({ length: rows }, () => SAFE_TRANSACTION) }));
+    const tooMany = await submit(3);
+    assert.equal(tooMany.status, 413);
+    const body = await tooMany.json();
+    assert.equal(body.error.code, 'TOO_MANY_ROWS');
+    assert.deepEqual(body.error.details, { rows: 3, max_rows: 2 });
+    assert.equal((await submit(2)).status, 202);
+  });
+});

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { DynamicBatcher } from '../../packages/inference/src/dynamic-batcher.ts';
+import { InferencePool, RunFailedError } from '../../packages/inference/src/inference-pool.ts';
+import type { RawTensor } from '../../packages/inference/src/tensor-codec.ts';
+import { REPO_ROOT } from '../support/services.ts';
+
+const LOOKUP = path.join(REPO_ROOT, 'test/fixtures/models/lookup/1/model.onnx');
+const ids = (...values: number[]): Record<string, RawTensor> => ({ ids: { type: 'int64', dims: [values.length, 1], data: BigInt64Array.from(values.map(BigInt)) } });
+
+// lookup's table is table[i][j] = 10 * i + j, 16 rows: ids outside -16..15 make the run throw.
+describe('DynamicBatcher on a real onnxruntime session', () => {
+  let pool: InferencePool;
+  let batcher: DynamicBatcher;
+  before(async () => {
+    pool = await InferencePool.start({ modelPath: LOOKUP, threads: 1, warmupFeeds: ids(0), onIdle: () => batcher?.pump() });
+    batcher = new DynamicBatcher(pool, { maxBatchSize: 8, maxWaitMs: 20 });
+  });
+  after(() => pool.close());
+
+  test('items submitted together run as one batch and each gets its own rows back', async () => {
+    const outcomes = await Promise.all([batcher.submit(ids(1), 1), batcher.submit(ids(2, 3), 2), batcher.submit(ids(4), 1)]);
+    assert.deepEqual(outcomes.map((o) => o.batchRows), [4, 4, 4]);
+    assert.deepEqual(Array.from(outcomes[1]?.outputs?.vectors?.data ?? []), [20, 21, 22, 23, 30, 31, 32, 33]);
+    assert.deepEqual(outcomes[1]?.outputs?.vectors?.dims, [2, 1, 4]);
+    assert.deepEqual(Array.from(outcomes[2]?.outputs?.vectors?.data ?? []), [40, 41, 42, 43]);
+  });
+
+  test('a full batch runs at once; the overflow waits for the next one', async () => {
+    const outcomes = await Promise.all(Array.from({ length: 11 }, (_, i) => batcher.submit(ids(i % 16), 1)));
+    assert.deepEqual(outcomes.map((o) => o.batchRows), [8, 8, 8, 8, 8, 8, 8, 8, 3, 3, 3]);
+  });
+
+  test('a lone item runs after max_wait_ms even though the batch is not full', async () => {
+    const started = performance.now();
+    const outcome = await batcher.submit(ids(5), 1);
+    assert.equal(outcome.batchRows, 1);
+    assert.ok(performance.now() - started >= 19, 'it waited for neighbours first');
+  });
+
+  test('a failing item is isolated by bisection: only it fails, with the model\'s message', async () => {
+    const values = [1, 2, 99, 3, 4, 5, -40, 6];
+    const outcomes = await Promise.all(values.map((v) => batcher.submit(ids(v), 1)));
+    outcomes.forEach((o, i) => {
+      if (values[i] === 99 || values[i] === -40) {
+        assert.ok(o.error instanceof RunFailedError);
+        assert.match(o.error.message, /out of data bounds|out of bounds/i);
+        assert.equal(o.outputs, undefined);
+      } else {
+        assert.equal(o.error, undefined);
+        assert.equal(Number(o.outputs?.vectors?.data[0]), (values[i] as number) * 10);
+      }
+    });
+  });
+});
