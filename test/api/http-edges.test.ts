@@ -7,6 +7,9 @@ import { startLocalRedis, type LocalRedis } from '../../scripts/lib/local-redis.
 import { SAFE_TRANSACTION } from '../support/http.ts';
 import { testModelDir } from '../support/services.ts';
 
+/** Error bodies are JSON; the tests read them loosely. */
+const json = (res: Response): Promise<any> => res.json();
+
 // The app without a server: app.request() against real Redis and the real model repository.
 describe('HTTP edges through app.request()', () => {
   let redis: LocalRedis;
@@ -21,14 +24,14 @@ describe('HTTP edges through app.request()', () => {
     await redis.stop();
   });
 
-  const post = (body: BodyInit, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+  const post = (body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
     service.app.request('/v1/jobs', { method: 'POST', body, headers });
 
   test('a body over the limit is 413 before it is parsed, with or without Content-Length', async () => {
     const big = JSON.stringify({ model: 'fraud-risk', features: SAFE_TRANSACTION, metadata: { pad: 'x'.repeat(10_000) } });
     const declared = await post(big);
     assert.equal(declared.status, 413);
-    assert.equal((await declared.json()).error.code, 'PAYLOAD_TOO_LARGE');
+    assert.equal((await json(declared)).error.code, 'PAYLOAD_TOO_LARGE');
 
     // Chunked: no Content-Length, the limit is enforced while streaming.
     const chunks = [big.slice(0, 3000), big.slice(3000)];
@@ -41,18 +44,18 @@ describe('HTTP edges through app.request()', () => {
     });
     const chunked = await service.app.request('/v1/jobs', { method: 'POST', body: stream, headers: { 'content-type': 'application/json' }, duplex: 'half' } as RequestInit);
     assert.equal(chunked.status, 413);
-    assert.equal((await chunked.json()).error.code, 'PAYLOAD_TOO_LARGE');
+    assert.equal((await json(chunked)).error.code, 'PAYLOAD_TOO_LARGE');
   });
 
   test('a body that is not JSON is 415; an empty one is 400', async () => {
     const form = await post('model=fraud-risk', { 'content-type': 'application/x-www-form-urlencoded' });
     assert.equal(form.status, 415);
-    assert.equal((await form.json()).error.code, 'UNSUPPORTED_MEDIA_TYPE');
+    assert.equal((await json(form)).error.code, 'UNSUPPORTED_MEDIA_TYPE');
     const none = await post('{}', {});
     assert.equal(none.status, 415);
     const empty = await post('');
     assert.equal(empty.status, 400);
-    assert.equal((await empty.json()).error.code, 'MALFORMED_JSON');
+    assert.equal((await json(empty)).error.code, 'MALFORMED_JSON');
   });
 
   test('every response carries x-request-id, and a client-supplied one is echoed', async () => {
@@ -66,17 +69,17 @@ describe('HTTP edges through app.request()', () => {
   test('unknown routes are 404 NOT_FOUND in the error format; a bad wait is 400', async () => {
     const res = await service.app.request('/v2/anything');
     assert.equal(res.status, 404);
-    assert.deepEqual(Object.keys((await res.json()).error).sort(), ['code', 'message']);
+    assert.deepEqual(Object.keys((await json(res)).error).sort(), ['code', 'message']);
     const wait = await service.app.request('/v1/jobs/fraud-risk.01M87MDTB3PNGHXNGA8VGPR9WM?wait=soon');
     assert.equal(wait.status, 400);
-    assert.equal((await wait.json()).error.code, 'INVALID_QUERY');
+    assert.equal((await json(wait)).error.code, 'INVALID_QUERY');
   });
 
   test('a job with more rows than INFERQ_MAX_ROWS_PER_JOB is 413 TOO_MANY_ROWS', async () => {
     const submit = (rows: number) => post(JSON.stringify({ model: 'fraud-risk', features: Array.from({ length: rows }, () => SAFE_TRANSACTION) }));
     const tooMany = await submit(3);
     assert.equal(tooMany.status, 413);
-    const body = await tooMany.json();
+    const body = await json(tooMany);
     assert.equal(body.error.code, 'TOO_MANY_ROWS');
     assert.deepEqual(body.error.details, { rows: 3, max_rows: 2 });
     assert.equal((await submit(2)).status, 202);

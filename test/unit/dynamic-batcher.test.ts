@@ -3,10 +3,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DynamicBatcher } from '../../packages/inference/src/dynamic-batcher.ts';
 import { InferencePool, RunFailedError } from '../../packages/inference/src/inference-pool.ts';
-import type { RawTensor } from '../../packages/inference/src/tensor-codec.ts';
+import type { RawTensor, TypedArray } from '../../packages/inference/src/tensor-codec.ts';
 import { REPO_ROOT } from '../support/services.ts';
 
 const LOOKUP = path.join(REPO_ROOT, 'test/fixtures/models/lookup/1/model.onnx');
+const values = (data: TypedArray | undefined): number[] => Array.from(data ?? [], Number);
 const ids = (...values: number[]): Record<string, RawTensor> => ({ ids: { type: 'int64', dims: [values.length, 1], data: BigInt64Array.from(values.map(BigInt)) } });
 
 // lookup's table is table[i][j] = 10 * i + j, 16 rows: ids outside -16..15 make the run throw.
@@ -22,9 +23,9 @@ describe('DynamicBatcher on a real onnxruntime session', () => {
   test('items submitted together run as one batch and each gets its own rows back', async () => {
     const outcomes = await Promise.all([batcher.submit(ids(1), 1), batcher.submit(ids(2, 3), 2), batcher.submit(ids(4), 1)]);
     assert.deepEqual(outcomes.map((o) => o.batchRows), [4, 4, 4]);
-    assert.deepEqual(Array.from(outcomes[1]?.outputs?.vectors?.data ?? []), [20, 21, 22, 23, 30, 31, 32, 33]);
+    assert.deepEqual(values(outcomes[1]?.outputs?.vectors?.data), [20, 21, 22, 23, 30, 31, 32, 33]);
     assert.deepEqual(outcomes[1]?.outputs?.vectors?.dims, [2, 1, 4]);
-    assert.deepEqual(Array.from(outcomes[2]?.outputs?.vectors?.data ?? []), [40, 41, 42, 43]);
+    assert.deepEqual(values(outcomes[2]?.outputs?.vectors?.data), [40, 41, 42, 43]);
   });
 
   test('a full batch runs at once; the overflow waits for the next one', async () => {

@@ -12,7 +12,6 @@ export const ERROR_CATALOGUE = {
   JOB_NOT_FOUND: { status: 404, message: 'No job with this id exists, or its result has expired.' },
   MODEL_NOT_FOUND: { status: 404, message: 'No model with this name is in the repository.' },
   MODEL_VERSION_NOT_FOUND: { status: 404, message: 'The model has no such version.' },
-  METHOD_NOT_ALLOWED: { status: 405, message: 'The route does not accept this method.' },
   JOB_NOT_CANCELABLE: { status: 409, message: 'The job is already running or finished and cannot be canceled.' },
   MODEL_VERSION_UNAVAILABLE: { status: 409, message: 'The model version failed to load and takes no jobs.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body exceeds the size limit.' },
@@ -30,7 +29,6 @@ export const ERROR_CATALOGUE = {
   INFERENCE_FAILED: { status: 500, message: 'The model failed on this input.' },
   INTERNAL: { status: 500, message: 'Something went wrong inside inferq.' },
   REDIS_UNAVAILABLE: { status: 503, message: 'The job store is unreachable; retry shortly.' },
-  NOT_READY: { status: 503, message: 'The service is not ready to take traffic.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
