@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,8 +90,7 @@ export async function stopAll(): Promise<void> {
 export function testModelDir(extra: Record<string, string> = {}): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'inferq-models-'));
   const sources: Record<string, string> = {
-    'fraud-risk': path.join(REPO_ROOT, 'models/fraud-risk'),
-    'wide-mlp': path.join(REPO_ROOT, 'models/wide-mlp'),
+    ...Object.fromEntries(readdirSync(path.join(REPO_ROOT, 'models'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => [e.name, path.join(REPO_ROOT, 'models', e.name)])),
     lookup: path.join(REPO_ROOT, 'test/fixtures/models/lookup'),
     ...extra,
   };

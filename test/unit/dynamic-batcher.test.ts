@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DynamicBatcher } from '../../packages/inference/src/dynamic-batcher.ts';
+import { widthBucket } from '../../packages/inference/src/image-preprocess.ts';
 import { InferencePool, RunFailedError } from '../../packages/inference/src/inference-pool.ts';
 import type { RawTensor, TypedArray } from '../../packages/inference/src/tensor-codec.ts';
 import { REPO_ROOT } from '../support/services.ts';
@@ -38,6 +39,14 @@ describe('DynamicBatcher on a real onnxruntime session', () => {
     const outcome = await batcher.submit(ids(5), 1);
     assert.equal(outcome.batchRows, 1);
     assert.ok(performance.now() - started >= 19, 'it waited for neighbours first');
+  });
+
+  test('items with different batch keys never share a batch (a short line is not padded to a long one)', async () => {
+    const keys = ['w2', 'w19', 'w2', 'w19', 'w2'];
+    const outcomes = await Promise.all(keys.map((key, i) => batcher.submit(ids(i), 1, key)));
+    assert.deepEqual(outcomes.map((o) => o.batchRows), [3, 2, 3, 2, 3]);
+    assert.notEqual(widthBucket(40), widthBucket(2000));
+    assert.ok(widthBucket(1000) - widthBucket(800) <= 1, 'widths within 25 % land in the same or the next bucket');
   });
 
   test('a failing item is isolated by bisection: only it fails, with the model\'s message', async () => {

@@ -23,6 +23,15 @@ describe('tensor codec', () => {
     assert.deepEqual(values(b2?.data), [4, 5, 6, 7, 8, 9]);
   });
 
+  test('concatRows pads narrower parts with the pad value, keeping every value in place', () => {
+    // Two "images" [1, 2, 1, W] of widths 2 and 3: channel-major, padded on the right.
+    const a = fromWire({ name: 'x', datatype: 'FP32', shape: [1, 2, 1, 2], data: [1, 2, 3, 4] });
+    const b = fromWire({ name: 'x', datatype: 'FP32', shape: [1, 2, 1, 3], data: [5, 6, 7, 8, 9, 10] });
+    const joined = concatRows([a, b], -1);
+    assert.deepEqual(joined.dims, [2, 2, 1, 3]);
+    assert.deepEqual(values(joined.data), [1, 2, -1, 3, 4, -1, 5, 6, 7, 8, 9, 10]);
+  });
+
   test('fromWire refuses data that does not fill the shape', () => {
     assert.throws(() => fromWire({ name: 'x', datatype: 'FP32', shape: [2, 2], data: [1, 2, 3] }), /3 elements for shape \[2,2\]/);
   });

@@ -5,7 +5,8 @@ import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
 import { validateModelInput } from '@inferq/inference/input-validation';
-import { buildResult } from '@inferq/inference/postprocess';
+import { preprocessImage, widthBucket, type ImageLimits } from '@inferq/inference/image-preprocess';
+import type { ItemNotes } from '@inferq/inference/postprocess';
 import { fromWire, type RawTensor } from '@inferq/inference/tensor-codec';
 import type { ResultWriter } from './result-writer.ts';
 import type { VersionRunner } from './version-runner.ts';
@@ -23,6 +24,15 @@ export interface ModelWorkerOptions {
   stalledIntervalMs: number;
   /** Largest rows per job the worker accepts (the API enforces the same limit). */
   maxRowsPerJob: number;
+  imageLimits: ImageLimits;
+}
+
+interface DecodedJob {
+  feeds: Record<string, RawTensor>;
+  rows: number;
+  /** Jobs share a batch only with jobs of the same key. */
+  batchKey: string;
+  notes?: ItemNotes;
 }
 
 interface Finish {
@@ -81,19 +91,16 @@ export class ModelWorker {
     if (!runner) {
       return this.failForGood(job, startedAt, new InferqError('MODEL_VERSION_UNAVAILABLE', `this worker has no ready version ${job.name} of ${this.options.model}`));
     }
-    let feeds: Record<string, RawTensor>;
-    let rows: number;
+    let decoded: DecodedJob;
     try {
-      const validated = validateModelInput(runner.manifest, { inputs: job.data.inputs }, this.options.maxRowsPerJob);
-      rows = validated.rows;
-      feeds = Object.fromEntries(validated.inputs.map((t) => [t.name, fromWire(t)]));
+      decoded = await this.decode(job, runner);
     } catch (error) {
       const failure = error instanceof InferqError ? error : new InferqError('INVALID_REQUEST', (error as Error).message);
       return this.failForGood(job, startedAt, failure);
     }
     let outcome;
     try {
-      outcome = await runner.batcher.submit(feeds, rows);
+      outcome = await runner.batcher.submit(decoded.feeds, decoded.rows, decoded.batchKey);
     } catch (error) {
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       log.warn({ err: error, attempt: job.attemptsMade + 1, last_attempt: lastAttempt }, 'inference failed for infrastructure reasons');
@@ -114,8 +121,34 @@ export class ModelWorker {
       await this.finish(job, { status: 'failed', error: failure, startedAt, timings, batchSize: outcome.batchRows });
       throw new UnrecoverableError(failure.code);
     }
-    const result = buildResult(runner.manifest, job.data.response, outcome.outputs as Record<string, RawTensor>);
+    const result = runner.results.build(job.data.response, outcome.outputs as Record<string, RawTensor>, {
+      includeOutputs: job.data.include_outputs === true,
+      ...(decoded.notes ? { notes: decoded.notes } : {}),
+    });
     await this.finish(job, { status: 'succeeded', result, startedAt, timings, batchSize: outcome.batchRows });
+  }
+
+  /** Re-checks the payload (a producer other than our API may have written it) and builds the feeds. */
+  private async decode(job: Job<JobPayload>, runner: VersionRunner): Promise<DecodedJob> {
+    const preprocess = runner.manifest.preprocess;
+    if (job.data.image !== undefined) {
+      if (!preprocess) throw new InferqError('IMAGE_NOT_SUPPORTED');
+      const image = await preprocessImage(Buffer.from(job.data.image, 'base64'), preprocess, this.options.imageLimits);
+      const width = image.tensor.dims[3] as number;
+      return {
+        feeds: { [preprocess.input]: image.tensor },
+        rows: 1,
+        batchKey: preprocess.width === 'dynamic' ? `w${widthBucket(width)}` : '',
+        notes: image.notes,
+      };
+    }
+    const validated = validateModelInput(runner.manifest, { inputs: job.data.inputs }, this.options.maxRowsPerJob);
+    return {
+      feeds: Object.fromEntries(validated.inputs.map((t) => [t.name, fromWire(t)])),
+      rows: validated.rows,
+      // Tensors of different shapes cannot be concatenated: only equal shapes batch together.
+      batchKey: validated.inputs.map((t) => t.shape.slice(1).join('x')).join('|'),
+    };
   }
 
   private async failForGood(job: Job<JobPayload>, startedAt: number, error: InferqError): Promise<never> {

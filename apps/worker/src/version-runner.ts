@@ -3,6 +3,7 @@ import { DynamicBatcher } from '@inferq/inference/dynamic-batcher';
 import { InferencePool } from '@inferq/inference/inference-pool';
 import type { ModelManifest } from '@inferq/inference/manifest';
 import type { ModelVersionEntry } from '@inferq/inference/model-repository';
+import { ResultBuilder } from '@inferq/inference/postprocess';
 import { allocate, ortTypeOf, type RawTensor } from '@inferq/inference/tensor-codec';
 
 export interface VersionRunnerOptions {
@@ -16,7 +17,8 @@ export interface VersionRunnerOptions {
 function warmupFeeds(manifest: ModelManifest): Record<string, RawTensor> {
   const feeds: Record<string, RawTensor> = {};
   for (const spec of manifest.inputs) {
-    const dims = spec.shape.map((d) => (d === -1 ? 1 : d));
+    // Dynamic dimensions get 1, except an image's width, which gets the model's own minimum sense.
+    const dims = spec.shape.map((d, axis) => (d !== -1 ? d : axis === 3 && manifest.preprocess ? 32 : 1));
     const type = ortTypeOf(spec.datatype);
     feeds[spec.name] = { type, dims, data: allocate(type, dims.reduce((a, b) => a * b, 1)) };
   }
@@ -30,11 +32,13 @@ export class VersionRunner {
     readonly manifest: ModelManifest,
     readonly pool: InferencePool,
     readonly batcher: DynamicBatcher,
+    readonly results: ResultBuilder,
   ) {}
 
   static async load(entry: ModelVersionEntry, options: VersionRunnerOptions): Promise<VersionRunner> {
     const { manifest, artifactPath } = entry;
     if (entry.state !== 'available' || !manifest || !artifactPath) throw new Error(entry.reason ?? 'version is not available');
+    const results = await ResultBuilder.load(manifest, entry.dir);
     const warned = new Set<string>();
     let batcher: DynamicBatcher | undefined;
     const pool = await InferencePool.start({
@@ -50,8 +54,12 @@ export class VersionRunner {
         options.logger.warn({ model: entry.name, version: entry.version }, message);
       },
     });
-    batcher = new DynamicBatcher(pool, { maxBatchSize: manifest.max_batch_size, maxWaitMs: manifest.max_wait_ms });
-    return new VersionRunner(entry, manifest, pool, batcher);
+    batcher = new DynamicBatcher(pool, {
+      maxBatchSize: manifest.max_batch_size,
+      maxWaitMs: manifest.max_wait_ms,
+      padValue: manifest.preprocess?.pad_value ?? 0,
+    });
+    return new VersionRunner(entry, manifest, pool, batcher, results);
   }
 
   close(): Promise<void> {

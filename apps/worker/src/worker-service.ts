@@ -79,6 +79,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
       lockDurationMs: config.lockDurationMs,
       stalledIntervalMs: config.stalledIntervalMs,
       maxRowsPerJob: config.maxRowsPerJob,
+      imageLimits: { maxPixels: config.maxImagePixels, maxWidth: config.maxImageWidth },
     });
     modelWorker.start();
     modelWorkers.push(modelWorker);

@@ -13,7 +13,12 @@ export type ResponseForm = 'outputs' | 'prediction' | 'predictions';
 
 /** What the API puts in a BullMQ job. The BullMQ job name is the model version. */
 export interface JobPayload {
+  /** Tensors, already validated against the manifest; empty for image jobs. */
   inputs: WireTensor[];
+  /** Base64 image bytes for models with image preprocessing (header already checked). */
+  image?: string;
+  /** Return the raw V2 outputs beside the post-processed result. */
+  include_outputs?: boolean;
   response: ResponseForm;
   ttl_ms: number;
   /** Epoch ms at submit. */

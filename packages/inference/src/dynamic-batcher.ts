@@ -7,6 +7,8 @@ export interface DynamicBatcherOptions {
   maxBatchSize: number;
   /** Longest the oldest waiting item waits for neighbours once a thread is free. */
   maxWaitMs: number;
+  /** Fills the padding when items of one batch key differ in size (images). Default: 0. */
+  padValue?: number;
 }
 
 export interface BatchItemOutcome {
@@ -22,6 +24,7 @@ export interface BatchItemOutcome {
 interface Item {
   feeds: Record<string, RawTensor>;
   rows: number;
+  key: string;
   enqueuedAt: number;
   resolve: (outcome: BatchItemOutcome) => void;
   reject: (error: Error) => void;
@@ -46,9 +49,13 @@ export class DynamicBatcher {
     private readonly options: DynamicBatcherOptions,
   ) {}
 
-  submit(feeds: Record<string, RawTensor>, rows: number): Promise<BatchItemOutcome> {
+  /**
+   * Queues one job's rows. Only items with the same `key` share a batch: tensors of different
+   * shapes, or images from different width buckets.
+   */
+  submit(feeds: Record<string, RawTensor>, rows: number, key = ''): Promise<BatchItemOutcome> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ feeds, rows, enqueuedAt: performance.now(), resolve, reject });
+      this.waiting.push({ feeds, rows, key, enqueuedAt: performance.now(), resolve, reject });
       this.waitingRows += rows;
       this.pump();
     });
@@ -75,16 +82,23 @@ export class DynamicBatcher {
     }, Math.max(0, Math.ceil(delayMs)));
   }
 
+  /** The oldest item and those after it with the same key, up to maxBatchSize rows. */
   private take(): Item[] {
+    const key = (this.waiting[0] as Item).key;
     const batch: Item[] = [];
+    const rest: Item[] = [];
     let rows = 0;
-    while (this.waiting.length > 0) {
-      const next = this.waiting[0] as Item;
-      if (batch.length > 0 && rows + next.rows > this.options.maxBatchSize) break;
-      this.waiting.shift();
-      batch.push(next);
-      rows += next.rows;
+    for (const item of this.waiting) {
+      const fits = batch.length === 0 || rows + item.rows <= this.options.maxBatchSize;
+      if (item.key === key && fits) {
+        batch.push(item);
+        rows += item.rows;
+      } else {
+        rest.push(item);
+      }
     }
+    this.waiting.length = 0;
+    this.waiting.push(...rest);
     this.waitingRows -= rows;
     if (this.waiting.length === 0 && this.timer) {
       clearTimeout(this.timer);
@@ -107,7 +121,7 @@ export class DynamicBatcher {
     const batchRows = rowCounts.reduce((a, b) => a + b, 0);
     const names = Object.keys((batch[0] as Item).feeds);
     const feeds: Record<string, RawTensor> = {};
-    for (const name of names) feeds[name] = concatRows(batch.map((i) => i.feeds[name] as RawTensor));
+    for (const name of names) feeds[name] = concatRows(batch.map((i) => i.feeds[name] as RawTensor), this.options.padValue ?? 0);
     try {
       const { outputs, inferenceMs } = await this.runWhenIdle(feeds);
       const perItem = Object.entries(outputs).map(([name, tensor]) => [name, splitRows(tensor, rowCounts)] as const);

@@ -147,7 +147,7 @@ export function validateModelInput(manifest: ModelManifest, request: ModelInputR
   const hasInputs = request.inputs !== undefined;
   const hasFeatures = request.features !== undefined;
   if (hasInputs === hasFeatures) {
-    throw new InferqError('INVALID_REQUEST', 'give exactly one of inputs (V2 tensors) or features (named values)');
+    throw new InferqError('INVALID_REQUEST', 'give exactly one of inputs (V2 tensors), features (named values) or image');
   }
   let inputs: WireTensor[];
   let response: ResponseForm;

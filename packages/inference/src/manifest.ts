@@ -13,38 +13,74 @@ const tensorSpecSchema = z.object({
 });
 export type TensorSpec = z.infer<typeof tensorSpecSchema>;
 
-const artifactSchema = z.union([
-  /** A file inside the version directory. */
+/** A file in the version directory, or one shipped by an installed npm package. */
+const fileRefSchema = z.union([
   z.string().min(1),
-  /** A file shipped by an installed npm package, resolved with require.resolve at load time. */
   z.object({ package: z.string().min(1), path: z.string().min(1) }),
 ]);
-export type ArtifactRef = z.infer<typeof artifactSchema>;
+export type FileRef = z.infer<typeof fileRefSchema>;
 
 const postprocessSchema = z.discriminatedUnion('kind', [
   /** One probability per row in `output`; `labels[1]` when it is at or above `threshold`, else `labels[0]`. */
   z.object({
     kind: z.literal('binary-threshold'),
-    output: z.string(),
+    output: z.string().min(1),
     threshold: z.number().min(0).max(1).default(0.5),
   }),
   /** One score per class per row in `output`; the label of the highest score wins. */
   z.object({
     kind: z.literal('argmax'),
-    output: z.string(),
+    output: z.string().min(1),
     softmax: z.boolean().default(false),
+  }),
+  /**
+   * CTC greedy decoding of `output` [N, T, C]: best class per step, repeats collapsed, blanks
+   * dropped. Class `blank` is the CTC blank; the others map in order onto the dictionary's lines,
+   * then (with `space_char`) a final space class.
+   */
+  z.object({
+    kind: z.literal('ctc-greedy'),
+    output: z.string().min(1),
+    dictionary: fileRefSchema,
+    blank: z.number().int().min(0).default(0),
+    space_char: z.boolean().default(true),
   }),
 ]);
 export type Postprocess = z.infer<typeof postprocessSchema>;
+
+/**
+ * Turns an image (PNG, JPEG, WebP, ...) into `input`, an [N, 3, height, W] float tensor: decoded,
+ * converted to 3 channels in `channel_order`, resized to `height` keeping the aspect ratio,
+ * scaled by 1/255, normalised per channel by `mean` and `std`, laid out CHW.
+ * `width: number` fixes W: narrower images are padded on the right, wider ones squeezed to fit.
+ * `width: "dynamic"` keeps the natural width (capped by INFERQ_MAX_IMAGE_WIDTH, the excess cut off
+ * and reported); a batch then pads its images to a common width with `pad_value`, grouping images
+ * by width bucket so little of each batch is padding.
+ */
+const imagePreprocessSchema = z.object({
+  kind: z.literal('image'),
+  input: z.string().min(1),
+  height: z.number().int().min(1).max(4096),
+  width: z.union([z.number().int().min(1).max(16384), z.literal('dynamic')]),
+  channel_order: z.enum(['rgb', 'bgr']).default('rgb'),
+  mean: z.tuple([z.number(), z.number(), z.number()]).default([0, 0, 0]),
+  std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).default([1, 1, 1]),
+  /** Value of padded pixels, after normalisation. */
+  pad_value: z.number().default(0),
+});
+export type ImagePreprocess = z.infer<typeof imagePreprocessSchema>;
 
 export const manifestSchema = z
   .object({
     description: z.string().default(''),
     /** Informational: what the model does. Pre/post-processing is driven by `features` and `postprocess`. */
     task: z.string().default('tensor'),
-    artifact: artifactSchema.default('model.onnx'),
+    artifact: fileRefSchema.default('model.onnx'),
     /** Hex sha256 of the artifact; a mismatch refuses the version at load. */
-    sha256: z.string().regex(/^[a-f0-9]{64}$/),
+    sha256: z
+      .string()
+      .regex(/^[a-fA-F0-9]{64}$/)
+      .transform((h) => h.toLowerCase()),
     inputs: z.array(tensorSpecSchema).min(1),
     outputs: z.array(tensorSpecSchema).min(1),
     /** Maps a `features: {name: value}` request onto one row of a 2-D input tensor, in this order. */
@@ -52,6 +88,7 @@ export const manifestSchema = z
       .object({ input: z.string(), names: z.array(z.string().min(1)).min(1) })
       .optional(),
     labels: z.array(z.string()).optional(),
+    preprocess: imagePreprocessSchema.optional(),
     postprocess: postprocessSchema.optional(),
     /** Most rows one `session.run` takes. */
     max_batch_size: z.number().int().min(1).max(65536).default(32),
@@ -59,19 +96,30 @@ export const manifestSchema = z
     max_wait_ms: z.number().min(0).max(10_000).default(5),
   })
   .superRefine((m, ctx) => {
-    for (const spec of [...m.inputs, ...m.outputs]) {
-      if (spec.shape[0] !== -1) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `tensor ${spec.name}: the first dimension is the batch dimension and must be -1`,
-          path: ['inputs'],
-        });
+    for (const [side, specs] of [['inputs', m.inputs], ['outputs', m.outputs]] as const) {
+      specs.forEach((spec, index) => {
+        if (spec.shape[0] !== -1) {
+          ctx.addIssue({ code: 'custom', message: `${spec.name}: the first dimension is the batch dimension and must be -1`, path: [side, index, 'shape'] });
+        }
+        if (specs.findIndex((other) => other.name === spec.name) !== index) {
+          ctx.addIssue({ code: 'custom', message: `${spec.name} is named twice`, path: [side, index, 'name'] });
+        }
+      });
+    }
+    if (m.preprocess) {
+      const input = m.inputs.find((i) => i.name === m.preprocess?.input);
+      if (!input || input.shape.length !== 4 || input.shape[1] !== 3 || !['FP32'].includes(input.datatype)) {
+        ctx.addIssue({ code: 'custom', message: `preprocess.input ${m.preprocess.input} must be an FP32 input of shape [-1, 3, H, W]`, path: ['preprocess'] });
+      } else if (m.inputs.length !== 1) {
+        ctx.addIssue({ code: 'custom', message: 'image preprocessing needs a model with exactly one input', path: ['preprocess'] });
       }
     }
     if (m.features) {
       const input = m.inputs.find((i) => i.name === m.features?.input);
       if (!input) {
         ctx.addIssue({ code: 'custom', message: `features.input ${m.features.input} is not an input`, path: ['features'] });
+      } else if (new Set(m.features.names).size !== m.features.names.length) {
+        ctx.addIssue({ code: 'custom', message: 'features.names has duplicates', path: ['features', 'names'] });
       } else if (input.shape.length !== 2 || (input.shape[1] !== -1 && input.shape[1] !== m.features.names.length)) {
         ctx.addIssue({
           code: 'custom',

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
+import { resolveFileRef } from './file-ref.ts';
 import { manifestSchema, MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN, type ModelManifest } from './manifest.ts';
 
 export type VersionState = 'available' | 'refused';
@@ -46,14 +46,6 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-function resolveArtifact(dir: string, manifest: ModelManifest): string {
-  const artifact = manifest.artifact;
-  if (typeof artifact === 'string') return path.resolve(dir, artifact);
-  // Resolved from the version directory so a package installed beside the repository is found.
-  const require = createRequire(path.join(dir, 'model.json'));
-  return require.resolve(`${artifact.package}/${artifact.path}`);
-}
-
 async function loadVersion(name: string, version: string, dir: string, verify: boolean): Promise<ModelVersionEntry> {
   const refused = (reason: string, manifest?: ModelManifest, artifactPath?: string): ModelVersionEntry => ({
     name, version, dir, manifest, artifactPath, state: 'refused', reason,
@@ -70,9 +62,16 @@ async function loadVersion(name: string, version: string, dir: string, verify: b
   }
   let artifactPath: string;
   try {
-    artifactPath = resolveArtifact(dir, manifest);
+    artifactPath = resolveFileRef(dir, manifest.artifact);
   } catch (error) {
     return refused(`artifact not found: ${(error as Error).message}`, manifest);
+  }
+  if (manifest.postprocess?.kind === 'ctc-greedy') {
+    try {
+      resolveFileRef(dir, manifest.postprocess.dictionary);
+    } catch (error) {
+      return refused(`dictionary not found: ${(error as Error).message}`, manifest, artifactPath);
+    }
   }
   if (verify) {
     let actual: string;

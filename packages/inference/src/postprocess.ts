@@ -1,61 +1,140 @@
+import { readFile } from 'node:fs/promises';
 import type { ResponseForm } from '@inferq/core/job-types';
-import type { ModelManifest } from './manifest.ts';
+import { resolveFileRef } from './file-ref.ts';
+import type { ModelManifest, Postprocess } from './manifest.ts';
 import { toWire, type RawTensor } from './tensor-codec.ts';
 
 export type Prediction = Record<string, unknown>;
 
-function rowValues(tensor: RawTensor, row: number): number[] {
+/** Facts about one item's input that its result should carry (e.g. an image line that was cut). */
+export type ItemNotes = Record<string, unknown>;
+
+type CtcPostprocess = Extract<Postprocess, { kind: 'ctc-greedy' }>;
+
+function rowSlice(tensor: RawTensor, row: number): ArrayLike<number> {
   const perRow = tensor.data.length / (tensor.dims[0] ?? 1);
   const slice = tensor.data.subarray(row * perRow, (row + 1) * perRow);
-  return slice instanceof BigInt64Array ? Array.from(slice, Number) : Array.from(slice as ArrayLike<number>);
+  return slice instanceof BigInt64Array ? Array.from(slice, Number) : (slice as ArrayLike<number>);
 }
 
 function round(value: number): number {
   return Math.round(value * 1e6) / 1e6;
 }
 
-function predictRow(manifest: ModelManifest, outputs: Record<string, RawTensor>, row: number): Prediction {
-  const post = manifest.postprocess;
-  if (!post) {
-    const prediction: Prediction = {};
-    for (const [name, tensor] of Object.entries(outputs)) {
-      const values = rowValues(tensor, row);
-      prediction[name] = values.length === 1 ? values[0] : values;
-    }
-    return prediction;
-  }
-  const values = rowValues(outputs[post.output] as RawTensor, row);
-  if (post.kind === 'binary-threshold') {
-    const probability = values[0] ?? 0;
-    const positive = probability >= post.threshold;
-    const labels = manifest.labels;
-    return { probability: round(probability), label: labels ? labels[positive ? 1 : 0] : positive };
-  }
-  let scores = values;
-  if (post.softmax) {
-    const max = Math.max(...values);
-    const exps = values.map((v) => Math.exp(v - max));
-    const sum = exps.reduce((a, b) => a + b, 0);
-    scores = exps.map((e) => e / sum);
-  }
-  let best = 0;
-  for (let i = 1; i < scores.length; i++) if ((scores[i] as number) > (scores[best] as number)) best = i;
-  return {
-    label: manifest.labels?.[best] ?? best,
-    confidence: round(scores[best] ?? 0),
-    scores: Object.fromEntries(scores.map((s, i) => [manifest.labels?.[i] ?? String(i), round(s)])),
-  };
-}
+/**
+ * Turns a job's output tensors into its `result`, as the manifest's postprocess says. Created once
+ * per model version at load, so resources such as a CTC dictionary are read once.
+ */
+export class ResultBuilder {
+  private constructor(
+    private readonly manifest: ModelManifest,
+    /** CTC class index → character ('' for the blank). */
+    private readonly ctcClasses: string[] | undefined,
+  ) {}
 
-/** Shapes one job's outputs the way its request asked: V2 `outputs`, or predictions per row. */
-export function buildResult(manifest: ModelManifest, form: ResponseForm, outputs: Record<string, RawTensor>): unknown {
-  if (form === 'outputs') {
-    // Outputs in manifest order so responses are stable whatever order the runtime returns.
-    const names = manifest.outputs.map((o) => o.name).filter((n) => n in outputs);
-    return { outputs: names.map((name) => toWire(name, outputs[name] as RawTensor)) };
+  static async load(manifest: ModelManifest, versionDir: string): Promise<ResultBuilder> {
+    const post = manifest.postprocess;
+    if (post?.kind !== 'ctc-greedy') return new ResultBuilder(manifest, undefined);
+    const text = await readFile(resolveFileRef(versionDir, post.dictionary), 'utf8');
+    const lines = text.split(/\r?\n/);
+    if (lines.at(-1) === '') lines.pop();
+    const classes = [...lines];
+    if (post.space_char) classes.push(' ');
+    classes.splice(post.blank, 0, '');
+    return new ResultBuilder(manifest, classes);
   }
-  const first = Object.values(outputs)[0];
-  const rows = first?.dims[0] ?? 0;
-  const predictions = Array.from({ length: rows }, (_, row) => predictRow(manifest, outputs, row));
-  return form === 'prediction' ? predictions[0] : { predictions };
+
+  /** Shapes one job's outputs the way its request asked: V2 `outputs`, or predictions per row. */
+  build(form: ResponseForm, outputs: Record<string, RawTensor>, options: { includeOutputs?: boolean; notes?: ItemNotes } = {}): unknown {
+    if (form === 'outputs') return { outputs: this.wireOutputs(outputs) };
+    const rows = Object.values(outputs)[0]?.dims[0] ?? 0;
+    const predictions = Array.from({ length: rows }, (_, row) => ({ ...this.predictRow(outputs, row), ...options.notes }));
+    const result: Record<string, unknown> = form === 'prediction' ? { ...predictions[0] } : { predictions };
+    if (options.includeOutputs) result.outputs = this.wireOutputs(outputs);
+    return result;
+  }
+
+  private wireOutputs(outputs: Record<string, RawTensor>) {
+    // Manifest order, so responses are stable whatever order the runtime returns them in.
+    return this.manifest.outputs.map((o) => o.name).filter((n) => n in outputs).map((name) => toWire(name, outputs[name] as RawTensor));
+  }
+
+  private predictRow(outputs: Record<string, RawTensor>, row: number): Prediction {
+    const post = this.manifest.postprocess;
+    if (!post) {
+      const prediction: Prediction = {};
+      for (const [name, tensor] of Object.entries(outputs)) {
+        const values = Array.from(rowSlice(tensor, row));
+        prediction[name] = values.length === 1 ? values[0] : values;
+      }
+      return prediction;
+    }
+    const output = outputs[post.output] as RawTensor;
+    switch (post.kind) {
+      case 'binary-threshold': {
+        const probability = rowSlice(output, row)[0] ?? 0;
+        const positive = probability >= post.threshold;
+        return { probability: round(probability), label: this.manifest.labels ? this.manifest.labels[positive ? 1 : 0] : positive };
+      }
+      case 'argmax':
+        return this.argmax(Array.from(rowSlice(output, row)), post.softmax);
+      case 'ctc-greedy':
+        return this.ctcGreedy(output, row, post);
+    }
+  }
+
+  private argmax(values: number[], softmax: boolean): Prediction {
+    let scores = values;
+    if (softmax) {
+      const max = Math.max(...values);
+      const exps = values.map((v) => Math.exp(v - max));
+      const sum = exps.reduce((a, b) => a + b, 0);
+      scores = exps.map((e) => e / sum);
+    }
+    let best = 0;
+    for (let i = 1; i < scores.length; i++) if ((scores[i] as number) > (scores[best] as number)) best = i;
+    const labels = this.manifest.labels;
+    return {
+      label: labels?.[best] ?? best,
+      confidence: round(scores[best] ?? 0),
+      scores: Object.fromEntries(scores.map((s, i) => [labels?.[i] ?? String(i), round(s)])),
+    };
+  }
+
+  /** Best class per time step; repeats collapse, blanks drop; confidence = mean probability of kept characters. */
+  private ctcGreedy(output: RawTensor, row: number, post: CtcPostprocess): Prediction {
+    const classes = this.ctcClasses as string[];
+    const [, steps = 0, width = 0] = output.dims;
+    const probs = rowSlice(output, row);
+    const chars: string[] = [];
+    const confidences: number[] = [];
+    let previous = -1;
+    for (let t = 0; t < steps; t++) {
+      const base = t * width;
+      let best = 0;
+      let bestScore = probs[base] as number;
+      for (let c = 1; c < width; c++) {
+        const score = probs[base + c] as number;
+        if (score > bestScore) {
+          best = c;
+          bestScore = score;
+        }
+      }
+      if (best !== post.blank && best !== previous) {
+        chars.push(classes[best] ?? '');
+        confidences.push(bestScore);
+      }
+      previous = best;
+    }
+    // Margins of the line image decode as spaces; they are not part of the text.
+    let start = 0;
+    let end = chars.length;
+    while (start < end && chars[start] === ' ') start++;
+    while (end > start && chars[end - 1] === ' ') end--;
+    const kept = confidences.slice(start, end);
+    return {
+      text: chars.slice(start, end).join(''),
+      confidence: kept.length === 0 ? 0 : round(kept.reduce((a, b) => a + b, 0) / kept.length),
+    };
+  }
 }

@@ -79,20 +79,56 @@ export function toWire(name: string, tensor: RawTensor): WireTensor {
   return { name, datatype: v2TypeOf(tensor.type), shape: tensor.dims, data: values };
 }
 
-/** Joins tensors along the first (row) dimension: the batch one `session.run` takes. */
-export function concatRows(parts: readonly RawTensor[]): RawTensor {
+/**
+ * Joins tensors along the first (row) dimension: the batch one `session.run` takes. Parts whose
+ * other dimensions differ (images of different widths) are padded with `padValue` up to the
+ * largest size along each dimension, at the end of that dimension.
+ */
+export function concatRows(parts: readonly RawTensor[], padValue = 0): RawTensor {
   const first = parts[0];
   if (!first) throw new Error('concatRows needs at least one tensor');
   if (parts.length === 1) return first;
+  const inner = first.dims.slice(1).map((_, axis) => Math.max(...parts.map((p) => p.dims[axis + 1] ?? 0)));
   const rows = parts.reduce((n, p) => n + (p.dims[0] ?? 0), 0);
-  const total = parts.reduce((n, p) => n + p.data.length, 0);
-  const data = allocate(first.type, total);
-  let offset = 0;
-  for (const part of parts) {
-    (data as Float32Array).set(part.data as Float32Array, offset);
-    offset += part.data.length;
+  const rowSize = inner.reduce((a, b) => a * b, 1);
+  const data = allocate(first.type, rows * rowSize);
+  const ragged = parts.some((p) => p.dims.some((d, axis) => axis > 0 && d !== inner[axis - 1]));
+  if (!ragged) {
+    let offset = 0;
+    for (const part of parts) {
+      (data as Float32Array).set(part.data as Float32Array, offset);
+      offset += part.data.length;
+    }
+    return { type: first.type, dims: [rows, ...inner], data };
   }
-  return { type: first.type, dims: [rows, ...first.dims.slice(1)], data };
+  if (padValue !== 0) (data as Float32Array).fill(padValue);
+  let rowOffset = 0;
+  for (const part of parts) {
+    copyPadded(part, data, inner, rowOffset * rowSize);
+    rowOffset += part.dims[0] ?? 0;
+  }
+  return { type: first.type, dims: [rows, ...inner], data };
+}
+
+/** Copies `part` into a larger row-major tensor of inner dims `inner`, one contiguous last-axis run at a time. */
+function copyPadded(part: RawTensor, out: TypedArray, inner: number[], outOffset: number): void {
+  const dims = part.dims;
+  const last = dims[dims.length - 1] ?? 1;
+  const outer = dims.slice(0, -1);
+  // Strides of the padded output, batch axis first: axis k steps over the product of inner[k..].
+  const outStrides = outer.map((_, axis) => inner.slice(axis).reduce((a, b) => a * b, 1));
+  const runs = outer.reduce((a, b) => a * b, 1);
+  const index = new Array<number>(outer.length).fill(0);
+  for (let run = 0; run < runs; run++) {
+    let target = outOffset;
+    for (let axis = 0; axis < outer.length; axis++) target += (index[axis] as number) * (outStrides[axis] as number);
+    (out as Float32Array).set((part.data as Float32Array).subarray(run * last, (run + 1) * last), target);
+    for (let axis = outer.length - 1; axis >= 0; axis--) {
+      index[axis] = (index[axis] as number) + 1;
+      if ((index[axis] as number) < (outer[axis] as number)) break;
+      index[axis] = 0;
+    }
+  }
 }
 
 /** The inverse of concatRows: one output tensor cut back into each job's rows. */

@@ -11,9 +11,8 @@ export interface JsonBodyOptions<S extends z.ZodType> {
   schema: S;
 }
 
-/** Reads the validated body that `jsonBody` stored. */
-export function validatedBody<T>(c: { get: (key: 'body') => unknown }): T {
-  return c.get('body') as T;
+export function payloadTooLarge(maxBytes: number): InferqError {
+  return new InferqError('PAYLOAD_TOO_LARGE', `the body exceeds ${maxBytes} bytes (INFERQ_MAX_BODY_BYTES)`, { details: { max_bytes: maxBytes } });
 }
 
 /**
@@ -24,9 +23,7 @@ export function jsonBody<S extends z.ZodType>(options: JsonBodyOptions<S>): Midd
   const limit = bodyLimit({
     maxSize: options.maxBytes,
     onError: () => {
-      throw new InferqError('PAYLOAD_TOO_LARGE', `the body exceeds ${options.maxBytes} bytes (INFERQ_MAX_BODY_BYTES)`, {
-        details: { max_bytes: options.maxBytes },
-      });
+      throw payloadTooLarge(options.maxBytes);
     },
   });
   const parse: MiddlewareHandler<AppEnv & { Variables: { body: z.infer<S> } }> = async (c, next) => {

@@ -1,8 +1,9 @@
 import { Hono } from 'hono';
 import { InferqError } from '@inferq/core/errors';
 import type { AppEnv } from '../app-env.ts';
+import { IMAGE_CONTENT_TYPE, imageBody } from '../middleware/image-body.ts';
 import { jsonBody } from '../middleware/json-body.ts';
-import { jobRequestSchema } from '../services/job-request-schema.ts';
+import { imageUploadQuerySchema, jobRequestSchema, type JobRequest } from '../services/job-request-schema.ts';
 import type { JobService } from '../services/job-service.ts';
 import { isFinished } from '../services/job-view.ts';
 
@@ -26,8 +27,11 @@ function parseWait(raw: string | undefined, max: number): number {
 
 export function jobsRoutes(options: JobsRoutesOptions) {
   const { jobs } = options;
-  return new Hono<AppEnv>()
-    .post('/', jsonBody({ maxBytes: options.maxBodyBytes, schema: jobRequestSchema(options.maxTtlSeconds) }), async (c) => {
+  const schema = jobRequestSchema(options.maxTtlSeconds);
+  const fromJson = jsonBody({ maxBytes: options.maxBodyBytes, schema });
+  const fromImage = imageBody({ maxBytes: options.maxBodyBytes, querySchema: imageUploadQuerySchema(options.maxTtlSeconds), bodySchema: schema });
+  return new Hono<AppEnv & { Variables: { body: JobRequest } }>()
+    .post('/', (c, next) => (IMAGE_CONTENT_TYPE.test(c.req.header('content-type') ?? '') ? fromImage(c, next) : fromJson(c, next)), async (c) => {
       const key = c.req.header('idempotency-key');
       if (key !== undefined && (key.length === 0 || key.length > 255)) {
         throw new InferqError('INVALID_REQUEST', 'Idempotency-Key must be 1 to 255 characters');

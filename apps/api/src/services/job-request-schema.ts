@@ -16,13 +16,27 @@ export function jobRequestSchema(maxTtlSeconds: number) {
       version: z.string().min(1).max(32).optional(),
       inputs: z.array(requestTensor).min(1).max(64).optional(),
       features: z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]).optional(),
+      /** An image for models with image preprocessing: base64 bytes, optionally as a data: URL. */
+      image: z.strictObject({ data: z.string() }).optional(),
+      /** Also return the raw V2 output tensors beside the post-processed result. */
+      include_outputs: z.boolean().optional(),
       ttl_seconds: z.number().int().min(1).max(maxTtlSeconds).optional(),
       metadata: z.record(z.string(), z.unknown()).optional(),
     })
-    .refine((b) => (b.inputs === undefined) !== (b.features === undefined), {
-      message: 'give exactly one of inputs (V2 tensors) or features (named values)',
+    .refine((b) => [b.inputs, b.features, b.image].filter((x) => x !== undefined).length === 1, {
+      message: 'give exactly one of inputs (V2 tensors), features (named values) or image',
       path: ['inputs'],
     });
 }
 
 export type JobRequest = z.infer<ReturnType<typeof jobRequestSchema>>;
+
+/** Options of a raw image upload (`Content-Type: image/*`), which travel in the query string. */
+export function imageUploadQuerySchema(maxTtlSeconds: number) {
+  return z.strictObject({
+    model: z.string().regex(MODEL_NAME_PATTERN, 'lower-case letters, digits, - and _'),
+    version: z.string().min(1).max(32).optional(),
+    ttl_seconds: z.coerce.number().int().min(1).max(maxTtlSeconds).optional(),
+    include_outputs: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  });
+}

@@ -6,7 +6,9 @@ import { newJobId, parseJobId } from '@inferq/core/job-id';
 import type { FinishedJobRecord, JobPayload } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
 import { isRedisUnavailableError, redisUnavailable, type Redis } from '@inferq/core/redis-connection';
+import { probeImage } from '@inferq/inference/image-preprocess';
 import { validateModelInput } from '@inferq/inference/input-validation';
+import type { ModelManifest } from '@inferq/inference/manifest';
 import type { CompletionListener } from './completion-listener.ts';
 import type { JobRequest } from './job-request-schema.ts';
 import { isFinished, type JobView } from './job-view.ts';
@@ -72,7 +74,10 @@ export class JobService {
   async submit(request: JobRequest, idempotencyKey: string | undefined, requestId: string): Promise<{ job: SubmittedJob; created: boolean }> {
     const { config, keys } = this.deps;
     const version = this.deps.catalog.resolveVersion(request.model, request.version);
-    const validated = validateModelInput(version.manifest!, request, config.maxRowsPerJob);
+    const manifest = version.manifest as ModelManifest;
+    const validated = request.image
+      ? { inputs: [], response: 'prediction' as const, image: await this.checkImage(manifest, request.image.data) }
+      : validateModelInput(manifest, request, config.maxRowsPerJob);
     const now = Date.now();
     const job: SubmittedJob = {
       job_id: newJobId(request.model),
@@ -98,6 +103,8 @@ export class JobService {
       const payload: JobPayload = {
         inputs: validated.inputs,
         response: validated.response,
+        ...('image' in validated ? { image: validated.image } : {}),
+        ...(request.include_outputs ? { include_outputs: true } : {}),
         ttl_ms: (request.ttl_seconds ?? config.resultTtlSeconds) * 1000,
         created_at: now,
         ...(request.metadata ? { metadata: request.metadata } : {}),
@@ -119,6 +126,16 @@ export class JobService {
       }
       return { job, created: true };
     });
+  }
+
+  /** Checks format and size from the header only; the worker decodes. Returns canonical base64. */
+  private async checkImage(manifest: ModelManifest, data: string): Promise<string> {
+    if (!manifest.preprocess) throw new InferqError('IMAGE_NOT_SUPPORTED', 'this model takes tensors (inputs: [...]), not images');
+    const base64 = data.replace(/^data:[^,]*;base64,/, '');
+    if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(base64)) throw new InferqError('IMAGE_INVALID', 'image.data is not base64');
+    const bytes = Buffer.from(base64, 'base64');
+    await probeImage(bytes, { maxPixels: this.deps.config.maxImagePixels });
+    return base64;
   }
 
   async get(jobId: string): Promise<JobView> {
