@@ -31,6 +31,8 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   });
   const requirements = await checkRedisRequirements(redis);
   logger.info({ redis_version: requirements.version }, 'redis checked');
+  // ioredis reconnects on its own; requests meanwhile get 503. Log the outage, do not crash on it.
+  redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
 
   const models = await loadModelRepository(config.modelDir);
   for (const model of models.values()) {

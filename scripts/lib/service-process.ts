@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export interface ServiceExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface ServiceProcess {
+  name: string;
+  child: ChildProcess;
+  /** Settles once, when the process has exited (or could not be spawned). */
+  exited: Promise<ServiceExit>;
+  /** Resolves at the first stdout line that is a pino line with this msg. */
+  waitForLog(msg: string): Promise<void>;
+  /** SIGTERM, then SIGKILL if it is still running after graceMs. */
+  stop(graceMs: number): Promise<ServiceExit>;
+}
+
+export interface SpawnServiceOptions {
+  name: string;
+  /** TypeScript entry point, run by this Node binary through tsx (no build step). */
+  entry: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Runs one inferq process with its stdout/stderr copied to ours. It gets its own process group so
+ * that a terminal's Ctrl-C reaches only the supervisor, which then stops everything in order.
+ */
+export function spawnService(options: SpawnServiceOptions): ServiceProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', options.entry], {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  child.stdout.pipe(process.stdout, { end: false });
+  child.stderr.pipe(process.stderr, { end: false });
+
+  const exited = new Promise<ServiceExit>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    // A failed spawn emits 'error' and never 'exit'.
+    child.once('error', () => resolve({ code: null, signal: null }));
+  });
+
+  const waitForLog = (msg: string) =>
+    new Promise<void>((resolve) => {
+      let pending = '';
+      const onData = (chunk: Buffer) => {
+        const lines = (pending + chunk.toString('utf8')).split('\n');
+        pending = lines.pop() ?? '';
+        if (lines.some((line) => isLogLine(line, msg))) {
+          child.stdout.off('data', onData);
+          resolve();
+        }
+      };
+      child.stdout.on('data', onData);
+    });
+
+  const stop = async (graceMs: number) => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    }
+    return exited;
+  };
+
+  return { name: options.name, child, exited, waitForLog, stop };
+}
+
+/** JSON lines are matched on msg; pretty-printed ones (INFERQ_LOG_PRETTY) on the text. */
+function isLogLine(line: string, msg: string): boolean {
+  try {
+    return (JSON.parse(line) as { msg?: unknown }).msg === msg;
+  } catch {
+    return line.includes(msg);
+  }
+}
+
+export function describeExit({ code, signal }: ServiceExit): string {
+  if (signal) return `killed by ${signal}`;
+  return code === null ? 'could not be started' : `exit code ${code}`;
+}
+
+/** Polls url until it answers 200; rejects after timeoutMs or when signal aborts. */
+export async function waitForHttpOk(url: string, options: { intervalMs: number; timeoutMs: number; signal: AbortSignal }): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    options.signal.throwIfAborted();
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      await response.body?.cancel();
+      if (response.status === 200) return;
+    } catch {
+      // Not listening yet, or Redis not reachable yet: keep polling until the deadline.
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within ${Math.round(options.timeoutMs / 1000)} s`);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
+  }
+}

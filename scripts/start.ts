@@ -1,0 +1,122 @@
+/**
+ * `npm start`: one API and one worker on this machine, plus a private Redis when REDIS_URL is
+ * unset. Every other setting is read by the services themselves from the environment.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hasRedisServer, REDIS_INSTALL_HINT, startLocalRedis, type LocalRedis } from './lib/local-redis.ts';
+import { describeExit, spawnService, waitForHttpOk, type ServiceProcess } from './lib/service-process.ts';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const READY_TIMEOUT_MS = 60_000;
+// Longer than the services' own drain limit, so SIGKILL is only for a process that hangs.
+const serviceDrainMs = Number(process.env.INFERQ_SHUTDOWN_TIMEOUT_MS) || 30_000;
+const STOP_GRACE_MS = Math.max(35_000, serviceDrainMs + 5_000);
+
+let redis: LocalRedis | undefined;
+let redisStarting: Promise<LocalRedis | undefined> = Promise.resolve(undefined);
+const services: ServiceProcess[] = [];
+let stopping = false;
+const startup = new AbortController();
+
+async function shutdown(exitCode: number, reason: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  startup.abort();
+  console.error(`inferq: ${reason}`);
+  await Promise.all(services.map((service) => service.stop(STOP_GRACE_MS)));
+  // Last, so the worker can still write the results of the batches it was finishing.
+  await (await redisStarting.catch(() => undefined))?.stop();
+  process.exit(exitCode);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => void shutdown(0, `${signal}: stopping the api and the worker...`));
+}
+// Everything runs in its own process group, so nothing else would stop it if we died abruptly.
+process.on('exit', () => {
+  for (const service of services) service.child.kill('SIGKILL');
+  redis?.process.kill('SIGTERM');
+});
+
+/** The address to reach the API from this machine, whatever interface it binds. */
+function localBaseUrl(host: string | undefined, port: string): string {
+  const reachable = !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+}
+
+function rejectAfter(ms: number, message: string): Promise<never> {
+  return new Promise((_, reject) => setTimeout(() => reject(new Error(message)), ms).unref());
+}
+
+function banner(baseUrl: string): string {
+  const body = JSON.stringify({
+    model: 'fraud-risk',
+    features: {
+      amount: 2500,
+      hour_of_day: 3,
+      merchant_risk: 0.9,
+      account_age_days: 10,
+      txn_count_24h: 20,
+      distance_from_home_km: 900,
+      is_foreign: 1,
+      card_present: 0,
+    },
+  });
+  return [
+    '',
+    `inferq is ready at ${baseUrl}${redis ? `  (private Redis ${redis.url}, data in .inferq/redis)` : ''}`,
+    '',
+    'Submit a job:',
+    `  curl -s -X POST ${baseUrl}/v1/jobs -H 'content-type: application/json' \\`,
+    `    -d '${body}'`,
+    '',
+    'Wait up to 10 s for its result (paste the job_id from the answer above):',
+    `  curl -s '${baseUrl}/v1/jobs/<job_id>?wait=10'`,
+    '',
+    `Models and versions served: curl -s ${baseUrl}/v1/models`,
+    'Ctrl-C stops everything.',
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  let redisUrl = process.env.REDIS_URL;
+  if (!redisUrl) {
+    if (!hasRedisServer()) {
+      console.error(REDIS_INSTALL_HINT);
+      process.exit(1);
+    }
+    // detached: Ctrl-C must not stop Redis before the worker has drained (see shutdown).
+    const starting = startLocalRedis({ dataDir: path.join(repoRoot, '.inferq', 'redis'), appendOnly: true, detached: true });
+    redisStarting = starting;
+    const started = await starting;
+    redis = started;
+    redisUrl = started.url;
+  }
+  if (stopping) return;
+
+  const port = process.env.PORT || '3000';
+  const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl };
+  if (process.stdout.isTTY && env.INFERQ_LOG_PRETTY === undefined) env.INFERQ_LOG_PRETTY = 'true';
+
+  const api = spawnService({ name: 'api', entry: path.join(repoRoot, 'apps/api/src/main.ts'), cwd: repoRoot, env });
+  const worker = spawnService({ name: 'worker', entry: path.join(repoRoot, 'apps/worker/src/main.ts'), cwd: repoRoot, env });
+  services.push(api, worker);
+  // Subscribed before any output can arrive, so the line cannot be missed.
+  const workerStarted = worker.waitForLog('worker started');
+  for (const service of services) {
+    void service.exited.then((exit) => shutdown(1, `the ${service.name} exited unexpectedly (${describeExit(exit)}); stopping everything`));
+  }
+
+  const baseUrl = localBaseUrl(process.env.HOST, port);
+  await Promise.all([
+    waitForHttpOk(`${baseUrl}/readyz`, { intervalMs: 200, timeoutMs: READY_TIMEOUT_MS, signal: startup.signal }).catch((error: Error) => {
+      throw new Error(`the api is not ready: ${error.message}`);
+    }),
+    Promise.race([workerStarted, rejectAfter(READY_TIMEOUT_MS, `the worker did not log "worker started" within ${READY_TIMEOUT_MS / 1000} s`)]),
+  ]);
+  if (!stopping) console.log(banner(baseUrl));
+}
+
+main().catch((error: unknown) => shutdown(1, error instanceof Error ? error.message : String(error)));
