@@ -59,7 +59,7 @@ export async function startLocalRedis(options: LocalRedisOptions = {}): Promise<
     args.push('--dir', options.dataDir);
   }
   args.push('--appendonly', (options.appendOnly ?? Boolean(options.dataDir)) ? 'yes' : 'no');
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'inherit', 'inherit'], detached: options.detached ?? false });
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'], detached: options.detached ?? false });
   const url = `redis://127.0.0.1:${port}`;
   const exited = new Promise<never>((_, reject) => {
     child.once('error', reject);

@@ -1,12 +1,16 @@
 import { Queue } from 'bullmq';
 import type { Config } from '@inferq/core/config';
-import type { JobPayload } from '@inferq/core/job-types';
+import type { QueuePayload } from '@inferq/core/job-types';
+import { BatchStore } from '@inferq/batch/batch-store';
+import { readSchedulesFile, ScheduleRegistry, SCHEDULES_QUEUE, type Schedule } from '@inferq/batch/schedule';
 import { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import { checkRedisRequirements, createBlockingConnection, createProducerConnection } from '@inferq/core/redis-connection';
 import { loadModelRepository } from '@inferq/inference/model-repository';
+import { createWebhookProducer } from '@inferq/webhooks/webhook-service';
 import { createApp } from './app.ts';
 import { CompletionListener } from './services/completion-listener.ts';
+import { BatchService } from './services/batch-service.ts';
 import { JobService } from './services/job-service.ts';
 import { ModelCatalog } from './services/model-catalog.ts';
 
@@ -42,25 +46,40 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   }
   logger.info({ models: [...models.keys()], dir: config.modelDir }, 'model repository loaded');
 
-  const queues = new Map<string, Queue<JobPayload>>();
+  const queues = new Map<string, Queue<QueuePayload>>();
   for (const name of models.keys()) {
-    queues.set(name, new Queue<JobPayload>(keys.modelQueue(name), { connection: redis, prefix: keys.prefix }));
+    queues.set(name, new Queue<QueuePayload>(keys.modelQueue(name), { connection: redis, prefix: keys.prefix }));
   }
   const catalog = new ModelCatalog(models, redis, keys);
   const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger);
-  const jobs = new JobService({ config, redis, keys, catalog, queues, completions });
+  const webhooks = await createWebhookProducer({ config, redis, keys, logger });
+  const jobs = new JobService({ config, redis, keys, catalog, queues, completions, webhooks });
+  const batches = new BatchService({ config, store: new BatchStore(redis, keys), catalog, queues, completions });
+  const scheduleQueue = new Queue<Schedule>(SCHEDULES_QUEUE, { connection: redis, prefix: keys.prefix });
+  const schedules = new ScheduleRegistry(scheduleQueue);
+  if (config.schedulesFile) {
+    for (const [name, schedule] of await readSchedulesFile(config.schedulesFile)) {
+      catalog.resolveVersion(schedule.model, schedule.version);
+      await schedules.upsert(name, schedule);
+      logger.info({ schedule: name, cron: schedule.cron, tz: schedule.tz }, 'schedule applied from file');
+    }
+  }
   const app = createApp({
     logger,
     redis,
     catalog,
     jobs,
-    limits: { maxBodyBytes: config.maxBodyBytes, maxTtlSeconds: config.maxResultTtlSeconds, maxLongPollSeconds: config.maxLongPollSeconds },
+    webhooks,
+    batches,
+    schedules,
+    limits: { maxBodyBytes: config.maxBodyBytes, maxBatchBytes: config.maxBatchBytes, maxTtlSeconds: config.maxResultTtlSeconds, maxLongPollSeconds: config.maxLongPollSeconds },
   });
   return {
     app,
     async close() {
       await completions.close();
-      await Promise.all([...queues.values()].map((q) => q.close()));
+      await Promise.all([...queues.values(), scheduleQueue].map((q) => q.close()));
+      await webhooks.close();
       await redis.quit().catch(() => redis.disconnect());
     },
   };

@@ -6,9 +6,15 @@ import { InferqError } from '@inferq/core/errors';
 import type { AppEnv } from './app-env.ts';
 import { handleError } from './error-handler.ts';
 import { requestLogger } from './middleware/request-logger.ts';
+import type { WebhookProducer } from '@inferq/webhooks/webhook-service';
+import { deliveriesRoutes } from './routes/deliveries-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
+import type { ScheduleRegistry } from '@inferq/batch/schedule';
+import { batchesRoutes } from './routes/batches-routes.ts';
+import { schedulesRoutes } from './routes/schedules-routes.ts';
 import { jobsRoutes } from './routes/jobs-routes.ts';
 import { modelsRoutes } from './routes/models-routes.ts';
+import type { BatchService } from './services/batch-service.ts';
 import type { JobService } from './services/job-service.ts';
 import type { ModelCatalog } from './services/model-catalog.ts';
 
@@ -17,7 +23,10 @@ export interface AppDeps {
   redis: Redis;
   catalog: ModelCatalog;
   jobs: JobService;
-  limits: { maxBodyBytes: number; maxTtlSeconds: number; maxLongPollSeconds: number };
+  webhooks: WebhookProducer;
+  batches: BatchService;
+  schedules: ScheduleRegistry;
+  limits: { maxBodyBytes: number; maxBatchBytes: number; maxTtlSeconds: number; maxLongPollSeconds: number };
 }
 
 /** The HTTP API, free of any server or process concerns: tests call `app.request()` on it. */
@@ -28,6 +37,9 @@ export function createApp(deps: AppDeps) {
   app.route('/', healthRoutes({ redis: deps.redis, catalog: deps.catalog }));
   app.route('/v1/models', modelsRoutes({ catalog: deps.catalog }));
   app.route('/v1/jobs', jobsRoutes({ jobs: deps.jobs, ...deps.limits }));
+  app.route('/v1/jobs', deliveriesRoutes({ jobs: deps.jobs, webhooks: deps.webhooks }));
+  app.route('/v1/batches', batchesRoutes({ batches: deps.batches, ...deps.limits }));
+  app.route('/v1/schedules', schedulesRoutes({ schedules: deps.schedules, catalog: deps.catalog, maxBodyBytes: deps.limits.maxBodyBytes }));
   app.notFound((c) => handleError(new InferqError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), c));
   app.onError(handleError);
   return app;

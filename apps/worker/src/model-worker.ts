@@ -1,6 +1,6 @@
 import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import { InferqError, type ErrorCode } from '@inferq/core/errors';
-import type { FinishedJobRecord, JobPayload, JobTimings } from '@inferq/core/job-types';
+import type { ChunkPayload, FinishedJobRecord, JobPayload, JobTimings, QueuePayload } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
@@ -8,6 +8,7 @@ import { validateModelInput } from '@inferq/inference/input-validation';
 import { preprocessImage, widthBucket, type ImageLimits } from '@inferq/inference/image-preprocess';
 import type { ItemNotes } from '@inferq/inference/postprocess';
 import { fromWire, type RawTensor } from '@inferq/inference/tensor-codec';
+import type { ChunkRunner } from './chunk-runner.ts';
 import type { ResultWriter } from './result-writer.ts';
 import type { VersionRunner } from './version-runner.ts';
 
@@ -17,6 +18,8 @@ export interface ModelWorkerOptions {
   connection: Redis;
   keys: Keyspace;
   resultWriter: ResultWriter;
+  /** Scores batch chunks, which share the model's queue with single jobs. */
+  chunks: ChunkRunner;
   logger: Logger;
   /** Jobs held in flight; enough to fill every thread's next batch while the current ones run. */
   concurrency: number;
@@ -51,10 +54,10 @@ interface Finish {
  * an ordinary error, and BullMQ retries the job.
  */
 export class ModelWorker {
-  private readonly worker: Worker<JobPayload>;
+  private readonly worker: Worker<QueuePayload>;
 
   constructor(private readonly options: ModelWorkerOptions) {
-    this.worker = new Worker<JobPayload>(options.keys.modelQueue(options.model), (job) => this.process(job), {
+    this.worker = new Worker<QueuePayload>(options.keys.modelQueue(options.model), (job) => this.process(job), {
       connection: options.connection,
       prefix: options.keys.prefix,
       concurrency: options.concurrency,
@@ -65,10 +68,10 @@ export class ModelWorker {
     });
     this.worker.on('failed', (job, error) => {
       // Stalled too often, or failed outside our processor: make sure the client gets an answer.
-      if (!job || error instanceof UnrecoverableError) return;
+      if (!job || error instanceof UnrecoverableError || job.data.kind === 'chunk') return;
       if (job.attemptsMade < (job.opts.attempts ?? 1) && !/stalled/i.test(error.message)) return;
       const failure = new InferqError('INTERNAL', `job failed after ${job.attemptsMade} attempts: ${error.message}`);
-      void this.finish(job, { status: 'failed', error: failure, startedAt: job.processedOn ?? null }, true).catch((e: Error) =>
+      void this.finish(job as Job<JobPayload>, { status: 'failed', error: failure, startedAt: job.processedOn ?? null }, true).catch((e: Error) =>
         options.logger.error({ job_id: job.id, err: e }, 'could not record a failed job'),
       );
     });
@@ -84,7 +87,12 @@ export class ModelWorker {
     return this.worker.close();
   }
 
-  private async process(job: Job<JobPayload>): Promise<void> {
+  private async process(job: Job<QueuePayload>): Promise<void> {
+    if (job.data.kind === 'chunk') return this.options.chunks.run(job as Job<ChunkPayload>, this.options.runners.get(job.name));
+    return this.processJob(job as Job<JobPayload>);
+  }
+
+  private async processJob(job: Job<JobPayload>): Promise<void> {
     const startedAt = Date.now();
     const log = this.options.logger.child({ job_id: job.id, model: this.options.model, version: job.name, request_id: job.data.request_id });
     const runner = this.options.runners.get(job.name);
@@ -175,6 +183,7 @@ export class ModelWorker {
       ...(job.data.metadata ? { metadata: job.data.metadata } : {}),
       expires_at: new Date(now + ttlMs).toISOString(),
     };
-    return this.options.resultWriter.write(record, ttlMs, onlyIfAbsent);
+    // The webhook travels with the record so it is announced only once the result is stored.
+    return this.options.resultWriter.write(record, ttlMs, onlyIfAbsent, job.data.webhook);
   }
 }

@@ -1,11 +1,19 @@
-import type { FinishedJobRecord } from '@inferq/core/job-types';
+import type { FinishedJobRecord, WebhookSubscription } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
 import type { Redis } from '@inferq/core/redis-connection';
+
+/** A record that was stored (an onlyIfAbsent write that found one already there is not). */
+export interface WrittenRecord {
+  record: FinishedJobRecord;
+  ttlMs: number;
+  webhook?: WebhookSubscription;
+}
 
 interface PendingWrite {
   record: FinishedJobRecord;
   ttlMs: number;
   onlyIfAbsent: boolean;
+  webhook?: WebhookSubscription;
   resolve: () => void;
   reject: (error: Error) => void;
 }
@@ -23,12 +31,18 @@ export class ResultWriter {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keyspace,
+    /**
+     * Called once per flush with what was stored, before the writes resolve (so before BullMQ
+     * hears the jobs are done): a crash in between re-runs the job and so re-announces it.
+     * Webhooks are enqueued here. Its errors are the callback's to handle.
+     */
+    private readonly onWritten?: (written: WrittenRecord[]) => Promise<void>,
   ) {}
 
   /** Stores a finished job for `ttlMs`. `onlyIfAbsent` never overwrites a record already there. */
-  write(record: FinishedJobRecord, ttlMs: number, onlyIfAbsent = false): Promise<void> {
+  write(record: FinishedJobRecord, ttlMs: number, onlyIfAbsent = false, webhook?: WebhookSubscription): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ record, ttlMs, onlyIfAbsent, resolve, reject });
+      this.pending.push({ record, ttlMs, onlyIfAbsent, ...(webhook ? { webhook } : {}), resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => void this.flush());
@@ -50,6 +64,11 @@ export class ResultWriter {
     pipeline.publish(this.keys.jobsFinishedChannel(), writes.map((w) => w.record.job_id).join(' '));
     try {
       const results = (await pipeline.exec()) ?? [];
+      if (this.onWritten) {
+        // SET … NX answers null when the key was already there: that job was announced before.
+        const written = writes.filter((w, i) => !results[i]?.[0] && results[i]?.[1] !== null);
+        if (written.length > 0) await this.onWritten(written.map(({ record, ttlMs, webhook }) => ({ record, ttlMs, ...(webhook ? { webhook } : {}) })));
+      }
       writes.forEach((w, i) => {
         const error = results[i]?.[0];
         if (error) w.reject(error);

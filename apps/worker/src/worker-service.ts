@@ -6,6 +6,10 @@ import { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import { checkRedisRequirements, createBlockingConnection, createProducerConnection, type Redis } from '@inferq/core/redis-connection';
 import { loadModelRepository } from '@inferq/inference/model-repository';
+import { BatchStore } from '@inferq/batch/batch-store';
+import { startWebhookDelivery } from '@inferq/webhooks/webhook-service';
+import { ChunkRunner } from './chunk-runner.ts';
+import { ScheduleRunner } from './schedule-runner.ts';
 import { ModelWorker } from './model-worker.ts';
 import { ResultWriter } from './result-writer.ts';
 import { VersionRunner } from './version-runner.ts';
@@ -32,9 +36,14 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   const workerId = `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const heartbeat = new WorkerHeartbeat(redis, keys, workerId, os.hostname(), logger);
   heartbeat.start();
-  const resultWriter = new ResultWriter(redis, keys);
+  // Deliveries run on their own queue and connection: a slow receiver never holds up inference.
+  const webhookConnection = createBlockingConnection(config.redisUrl);
+  const webhooks = await startWebhookDelivery({ config, redis, keys, logger, connection: webhookConnection });
+  const resultWriter = new ResultWriter(redis, keys, webhooks.announce);
+  const batchStore = new BatchStore(redis, keys);
+  const chunks = new ChunkRunner(batchStore, logger);
   const repository = await loadModelRepository(config.modelDir, { only: config.models });
-  const connections: Redis[] = [redis];
+  const connections: Redis[] = [redis, webhookConnection];
   const runners: VersionRunner[] = [];
   const modelWorkers: ModelWorker[] = [];
 
@@ -74,6 +83,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
       connection,
       keys,
       resultWriter,
+      chunks,
       logger: logger.child({ model: model.name }),
       concurrency: largestBatch * config.inferenceThreads * config.batchConcurrencyFactor,
       lockDurationMs: config.lockDurationMs,
@@ -86,13 +96,30 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   }
   if (modelWorkers.length === 0) logger.warn('no model version could be loaded: this worker takes no jobs');
 
+  // Every worker takes schedule ticks. A tick may score any model, so it sees the whole repository.
+  const scheduleConnection = createBlockingConnection(config.redisUrl);
+  connections.push(scheduleConnection);
+  const schedules = new ScheduleRunner({
+    config,
+    keys,
+    store: batchStore,
+    models: config.models.length > 0 ? await loadModelRepository(config.modelDir) : repository,
+    producer: redis,
+    connection: scheduleConnection,
+    logger: logger.child({ component: 'schedules' }),
+  });
+  schedules.start();
+
   const healthServer = config.workerHealthPort ? startHealthServer(config.workerHealthPort, heartbeat) : undefined;
 
   return {
     workerId,
     heartbeat,
     async stop() {
+      // Ticks first: a running tick waits for its batch, which needs the model workers still up.
+      await schedules.close();
       await Promise.all(modelWorkers.map((w) => w.close()));
+      await webhooks.close();
       await Promise.all(runners.map((r) => r.close()));
       await heartbeat.stop();
       healthServer?.close();

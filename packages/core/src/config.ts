@@ -1,3 +1,4 @@
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,9 @@ export const CONFIG_SPEC = {
   maxResultTtlSeconds: { env: 'INFERQ_MAX_RESULT_TTL_SECONDS', default: '604800', doc: 'Largest ttl_seconds a request may ask for.' },
   idempotencyTtlSeconds: { env: 'INFERQ_IDEMPOTENCY_TTL_SECONDS', default: '86400', doc: 'How long an Idempotency-Key is remembered.' },
   maxBodyBytes: { env: 'INFERQ_MAX_BODY_BYTES', default: '10485760', doc: 'Largest request body; larger gets 413 before it is parsed.' },
+  maxBatchBytes: { env: 'INFERQ_MAX_BATCH_BYTES', default: '4294967296', doc: 'Largest batch upload (NDJSON or CSV, streamed); larger gets 413.' },
+  batchChunkRows: { env: 'INFERQ_BATCH_CHUNK_ROWS', default: '1024', doc: 'Rows of a batch scored as one queue job.' },
+  schedulesFile: { env: 'INFERQ_SCHEDULES_FILE', default: '', doc: 'JSON file of batch schedules ({"name": {cron, tz, model, input, output}}), upserted at API start; empty: schedules come from the API only.' },
   maxRowsPerJob: { env: 'INFERQ_MAX_ROWS_PER_JOB', default: '1024', doc: 'Most rows (first tensor dimension) one job may carry.' },
   maxImagePixels: { env: 'INFERQ_MAX_IMAGE_PIXELS', default: '16777216', doc: 'Largest image (width × height) a job may carry; checked from the header, before decoding.' },
   maxImageWidth: { env: 'INFERQ_MAX_IMAGE_WIDTH', default: '2048', doc: 'Widest input, in pixels after resizing, for dynamic-width image models; wider lines are cut and the result says so.' },
@@ -33,6 +37,11 @@ export const CONFIG_SPEC = {
   batchConcurrencyFactor: { env: 'INFERQ_BATCH_CONCURRENCY_FACTOR', default: '2', doc: 'Jobs a worker keeps in flight per model, as a multiple of max_batch_size × inference threads.' },
   shutdownTimeoutMs: { env: 'INFERQ_SHUTDOWN_TIMEOUT_MS', default: '30000', doc: 'On SIGTERM, how long in-flight batches may take before the process exits anyway.' },
   workerHealthPort: { env: 'INFERQ_WORKER_HEALTH_PORT', default: '0', doc: 'Port of the worker health endpoints (/healthz, /readyz); 0 disables them.' },
+  webhookSecrets: { env: 'INFERQ_WEBHOOK_SECRET', default: '', doc: 'Webhook signing secret(s), whsec_<base64>; several (space- or comma-separated) sign every delivery with each, for rotation. Empty: one is generated once and kept in Redis.' },
+  webhookTimeoutMs: { env: 'INFERQ_WEBHOOK_TIMEOUT_MS', default: '15000', doc: 'How long a webhook receiver has to answer 2xx before the attempt counts as failed.' },
+  webhookRetrySchedule: { env: 'INFERQ_WEBHOOK_RETRY_SCHEDULE', default: '0,5,300,1800,7200,18000,36000,36000', doc: 'Seconds before each webhook delivery attempt (the first is the initial one), comma-separated; jittered by ±10 %.' },
+  webhookAllowCidrs: { env: 'INFERQ_WEBHOOK_ALLOW_CIDRS', default: '', doc: 'Comma-separated CIDRs webhooks may reach although private, loopback or otherwise refused (e.g. 10.0.0.0/8).' },
+  webhookConcurrency: { env: 'INFERQ_WEBHOOK_CONCURRENCY', default: '16', doc: 'Webhook deliveries a worker process keeps in flight.' },
   logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
   logPretty: { env: 'INFERQ_LOG_PRETTY', default: 'false', doc: 'Human-readable logs instead of JSON lines (development).' },
 } as const;
@@ -47,6 +56,14 @@ const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max
 const csv = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p.length > 0));
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
+/** `address/bits`, IPv4 or IPv6 (node:net, so core needs no address library). */
+function isCidr(text: string): boolean {
+  const [address = '', bits, ...rest] = text.split('/');
+  const family = net.isIP(address);
+  if (!family || bits === undefined || rest.length > 0 || !/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
 const configSchema = z.object({
   port: intIn(0, 65535),
   host: z.string().min(1),
@@ -58,6 +75,9 @@ const configSchema = z.object({
   maxResultTtlSeconds: intIn(1, 31_536_000),
   idempotencyTtlSeconds: intIn(1, 31_536_000),
   maxBodyBytes: intIn(1024, 1_073_741_824),
+  maxBatchBytes: intIn(1024, 1_099_511_627_776),
+  batchChunkRows: intIn(1, 100_000),
+  schedulesFile: z.string(),
   maxRowsPerJob: intIn(1, 1_000_000),
   maxImagePixels: intIn(1, 1_000_000_000),
   maxImageWidth: intIn(8, 65536),
@@ -71,6 +91,14 @@ const configSchema = z.object({
   batchConcurrencyFactor: intIn(1, 64),
   shutdownTimeoutMs: intIn(0, 3_600_000),
   workerHealthPort: intIn(0, 65535),
+  webhookSecrets: z
+    .string()
+    .transform((s) => s.split(/[\s,]+/).filter((p) => p.length > 0))
+    .pipe(z.array(z.string().regex(/^whsec_[A-Za-z0-9+/]{16,}={0,2}$/, 'each secret must be whsec_ followed by base64'))),
+  webhookTimeoutMs: intIn(100, 300_000),
+  webhookRetrySchedule: csv.pipe(z.array(z.coerce.number<string>().min(0).max(604_800)).min(1).max(50)),
+  webhookAllowCidrs: csv.pipe(z.array(z.string().refine(isCidr, 'not a CIDR such as 10.0.0.0/8 or fd00::/8'))),
+  webhookConcurrency: intIn(1, 1024),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   logPretty: bool,
 });

@@ -30,3 +30,10 @@ export function parseJobId(jobId: string): { model: string } | undefined {
   const match = JOB_ID_PATTERN.exec(jobId);
   return match?.[1] ? { model: match[1] } : undefined;
 }
+
+/** Batch ids are opaque to clients; the batch's record names its model. */
+export function newBatchId(): string {
+  return `batch-${ulid()}`;
+}
+
+export const BATCH_ID_PATTERN = /^batch-[0-9A-HJKMNP-TV-Z]{26}$/;

@@ -13,6 +13,7 @@ export type ResponseForm = 'outputs' | 'prediction' | 'predictions';
 
 /** What the API puts in a BullMQ job. The BullMQ job name is the model version. */
 export interface JobPayload {
+  kind?: undefined;
   /** Tensors, already validated against the manifest; empty for image jobs. */
   inputs: WireTensor[];
   /** Base64 image bytes for models with image preprocessing (header already checked). */
@@ -25,7 +26,39 @@ export interface JobPayload {
   created_at: number;
   metadata?: Record<string, unknown>;
   request_id?: string;
+  /** Where to announce the job's end; the worker (or the cancel path) enqueues the delivery. */
+  webhook?: WebhookSubscription;
 }
+
+/** A job's `webhook`: the receiver's URL (checked at submit) and the event types it wants. */
+export interface WebhookSubscription {
+  url: string;
+  /** Event types to deliver; absent: every `job.*` event. */
+  events?: string[];
+}
+
+/**
+ * A chunk of a batch scoring job: consecutive input rows scored as one queue job, so a file of
+ * a million rows costs about a thousand queue operations, not a million.
+ */
+export interface ChunkPayload {
+  kind: 'chunk';
+  batch_id: string;
+  chunk: number;
+  /** Row number (0-based, in the input) of the chunk's first row. */
+  first_row: number;
+  /** Rows in the chunk, valid or not. */
+  count: number;
+  /** The valid rows' tensors, concatenated along the first dimension, in row order. */
+  inputs: WireTensor[];
+  /** Per row, the client's `id` if it gave one (null otherwise); absent when no row has one. */
+  ids?: (string | number | null)[];
+  /** Rows that failed validation, by offset in the chunk: they are reported, never scored. */
+  errors?: Record<number, ErrorBody>;
+  ttl_ms: number;
+}
+
+export type QueuePayload = JobPayload | ChunkPayload;
 
 export interface JobTimings {
   queue_ms: number;

@@ -34,8 +34,43 @@ export class Keyspace {
     return `${this.prefix}:worker:${workerId}`;
   }
 
+  /** A batch scoring job's record (hash: status, counters, timings). */
+  batch(batchId: string): string {
+    return `${this.prefix}:batch:${batchId}`;
+  }
+
+  /** One chunk's result lines (NDJSON, in row order). */
+  batchChunk(batchId: string, chunk: number): string {
+    return `${this.prefix}:batch:${batchId}:chunk:${chunk}`;
+  }
+
   /** Published with space-separated job ids after their results are written; long-polls wake on it. */
   jobsFinishedChannel(): string {
     return `${this.prefix}:jobs-finished`;
+  }
+
+  /** The BullMQ queue of webhook deliveries: one queue for every model, apart from inference. */
+  webhookQueue(): string {
+    return 'webhooks';
+  }
+
+  /** A job's webhook subscription (url, events), kept with its result for redelivery. */
+  webhookSubscription(jobId: string): string {
+    return `${this.prefix}:webhook:${jobId}`;
+  }
+
+  /** Hash of a job's deliveries (delivery id → summary), expiring with the job's result. */
+  webhookDeliveries(jobId: string): string {
+    return `${this.prefix}:webhook-deliveries:${jobId}`;
+  }
+
+  /** List of one delivery's attempts, oldest first, expiring with the job's result. */
+  webhookAttempts(deliveryId: string): string {
+    return `${this.prefix}:webhook-attempts:${deliveryId}`;
+  }
+
+  /** A tenant's generated signing secret (only when none is configured); written once, SET NX. */
+  webhookSecret(tenant: string): string {
+    return `${this.prefix}:webhook-secret:${tenant}`;
   }
 }

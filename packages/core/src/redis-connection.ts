@@ -79,3 +79,13 @@ export function isRedisUnavailableError(error: unknown): boolean {
 export function redisUnavailable(cause: unknown): InferqError {
   return new InferqError('REDIS_UNAVAILABLE', undefined, { retryAfterSeconds: 2, cause });
 }
+
+/** Runs `work`, turning "Redis is unreachable" into the 503 a client can retry; other errors pass through. */
+export async function guardRedis<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isRedisUnavailableError(error)) throw redisUnavailable(error);
+    throw error;
+  }
+}

@@ -6,6 +6,7 @@ import { jsonBody } from '../middleware/json-body.ts';
 import { imageUploadQuerySchema, jobRequestSchema, type JobRequest } from '../services/job-request-schema.ts';
 import type { JobService } from '../services/job-service.ts';
 import { isFinished } from '../services/job-view.ts';
+import { parseWait } from './wait-query.ts';
 
 export interface JobsRoutesOptions {
   jobs: JobService;
@@ -16,14 +17,6 @@ export interface JobsRoutesOptions {
 
 const pollUrl = (jobId: string) => `/v1/jobs/${encodeURIComponent(jobId)}`;
 
-function parseWait(raw: string | undefined, max: number): number {
-  if (raw === undefined || raw === '') return 0;
-  const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new InferqError('INVALID_QUERY', `wait must be a number of seconds between 0 and ${max}`, { details: { wait: raw } });
-  }
-  return Math.min(seconds, max);
-}
 
 export function jobsRoutes(options: JobsRoutesOptions) {
   const { jobs } = options;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MODEL_NAME_PATTERN } from '@inferq/inference/manifest';
+import { WEBHOOK_EVENT_TYPES } from '@inferq/webhooks/events';
 
 const requestTensor = z.object({
   name: z.string().min(1),
@@ -22,6 +23,10 @@ export function jobRequestSchema(maxTtlSeconds: number) {
       include_outputs: z.boolean().optional(),
       ttl_seconds: z.number().int().min(1).max(maxTtlSeconds).optional(),
       metadata: z.record(z.string(), z.unknown()).optional(),
+      /** Announce the job's end to this URL (checked against the SSRF rules at submit). Default events: every job.* one. */
+      webhook: z
+        .strictObject({ url: z.string().min(1).max(2048), events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1).max(WEBHOOK_EVENT_TYPES.length).optional() })
+        .optional(),
     })
     .refine((b) => [b.inputs, b.features, b.image].filter((x) => x !== undefined).length === 1, {
       message: 'give exactly one of inputs (V2 tensors), features (named values) or image',

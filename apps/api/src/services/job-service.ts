@@ -3,12 +3,14 @@ import type { Queue } from 'bullmq';
 import type { Config } from '@inferq/core/config';
 import { InferqError } from '@inferq/core/errors';
 import { newJobId, parseJobId } from '@inferq/core/job-id';
-import type { FinishedJobRecord, JobPayload } from '@inferq/core/job-types';
+import type { FinishedJobRecord, JobPayload, QueuePayload } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
-import { isRedisUnavailableError, redisUnavailable, type Redis } from '@inferq/core/redis-connection';
+import { guardRedis, isRedisUnavailableError, redisUnavailable, type Redis } from '@inferq/core/redis-connection';
 import { probeImage } from '@inferq/inference/image-preprocess';
 import { validateModelInput } from '@inferq/inference/input-validation';
 import type { ModelManifest } from '@inferq/inference/manifest';
+import { checkWebhookUrl } from '@inferq/webhooks/ssrf-guard';
+import type { WebhookProducer } from '@inferq/webhooks/webhook-service';
 import type { CompletionListener } from './completion-listener.ts';
 import type { JobRequest } from './job-request-schema.ts';
 import { isFinished, type JobView } from './job-view.ts';
@@ -56,15 +58,16 @@ export interface JobServiceDeps {
   redis: Redis;
   keys: Keyspace;
   catalog: ModelCatalog;
-  queues: Map<string, Queue<JobPayload>>;
+  queues: Map<string, Queue<QueuePayload>>;
   completions: CompletionListener;
+  webhooks: WebhookProducer;
 }
 
 /** Submit, read, long-poll and cancel jobs. Every method is stateless: all state is in Redis. */
 export class JobService {
   constructor(private readonly deps: JobServiceDeps) {}
 
-  private queueFor(model: string): Queue<JobPayload> {
+  private queueFor(model: string): Queue<QueuePayload> {
     const queue = this.deps.queues.get(model);
     if (!queue) throw new InferqError('MODEL_NOT_FOUND', `no model named ${model}`);
     return queue;
@@ -78,6 +81,7 @@ export class JobService {
     const validated = request.image
       ? { inputs: [], response: 'prediction' as const, image: await this.checkImage(manifest, request.image.data) }
       : validateModelInput(manifest, request, config.maxRowsPerJob);
+    if (request.webhook) this.checkWebhook(request.webhook.url);
     const now = Date.now();
     const job: SubmittedJob = {
       job_id: newJobId(request.model),
@@ -86,7 +90,7 @@ export class JobService {
       model_version: version.version,
       created_at: new Date(now).toISOString(),
     };
-    return this.guard(async () => {
+    return guardRedis(async () => {
       let idempotencyRedisKey: string | undefined;
       if (idempotencyKey !== undefined) {
         idempotencyRedisKey = keys.idempotency(sha256(idempotencyKey));
@@ -109,6 +113,7 @@ export class JobService {
         created_at: now,
         ...(request.metadata ? { metadata: request.metadata } : {}),
         request_id: requestId,
+        ...(request.webhook ? { webhook: request.webhook } : {}),
       };
       try {
         await this.queueFor(request.model).add(version.version, payload, {
@@ -128,6 +133,12 @@ export class JobService {
     });
   }
 
+  /** Refused now, with the reason, rather than failing every delivery attempt later. */
+  private checkWebhook(url: string): void {
+    const verdict = checkWebhookUrl(url, this.deps.webhooks.policy);
+    if (!verdict.allowed) throw new InferqError('WEBHOOK_URL_REFUSED', `webhook.url is refused: ${verdict.reason}`, { details: { url, reason: verdict.reason } });
+  }
+
   /** Checks format and size from the header only; the worker decodes. Returns canonical base64. */
   private async checkImage(manifest: ModelManifest, data: string): Promise<string> {
     if (!manifest.preprocess) throw new InferqError('IMAGE_NOT_SUPPORTED', 'this model takes tensors (inputs: [...]), not images');
@@ -144,7 +155,7 @@ export class JobService {
     const { keys } = this.deps;
     // Read the queue's job before the result: a worker writes the result first and removes the
     // job second, so whichever moment this lands in, one of the two is seen.
-    const replies = await this.guard(() =>
+    const replies = await guardRedis(() =>
       this.deps.redis
         .pipeline()
         .hmget(keys.bullJob(parsed.model, jobId), 'name', 'timestamp', 'processedOn')
@@ -192,7 +203,7 @@ export class JobService {
     const parsed = parseJobId(jobId);
     if (!parsed || !this.deps.queues.has(parsed.model)) throw notFound(jobId);
     const { keys, redis } = this.deps;
-    return this.guard(async () => {
+    return guardRedis(async () => {
       const job = await this.queueFor(parsed.model).getJob(jobId);
       if (!job) {
         const finished = await redis.get(keys.result(jobId));
@@ -201,24 +212,26 @@ export class JobService {
         throw new InferqError('JOB_NOT_CANCELABLE', `the job has already ${status === 'canceled' ? 'been canceled' : status}`, { details: { status } });
       }
       if (job.processedOn) throw new InferqError('JOB_NOT_CANCELABLE', 'the job is running', { details: { status: 'running' } });
+      // Ids that parse as job ids are single jobs, never batch chunks.
+      const data = job.data as JobPayload;
       const now = Date.now();
       const record: FinishedJobRecord = {
         job_id: jobId,
         status: 'canceled',
         model: parsed.model,
         model_version: job.name,
-        created_at: new Date(job.data.created_at).toISOString(),
+        created_at: new Date(data.created_at).toISOString(),
         started_at: null,
         finished_at: new Date(now).toISOString(),
         timings: null,
         batch_size: null,
-        ...(job.data.metadata ? { metadata: job.data.metadata } : {}),
-        expires_at: new Date(now + job.data.ttl_ms).toISOString(),
+        ...(data.metadata ? { metadata: data.metadata } : {}),
+        expires_at: new Date(now + data.ttl_ms).toISOString(),
       };
       const value = JSON.stringify(record);
       // The canceled record goes in before the job leaves the queue, so a poll never finds
       // neither; NX keeps a result a worker wrote in the meantime.
-      const placed = await redis.set(keys.result(jobId), value, 'PX', job.data.ttl_ms, 'NX');
+      const placed = await redis.set(keys.result(jobId), value, 'PX', data.ttl_ms, 'NX');
       if (!placed) throw new InferqError('JOB_NOT_CANCELABLE', 'the job has already finished', { details: {} });
       try {
         await job.remove();
@@ -228,20 +241,12 @@ export class JobService {
         throw new InferqError('JOB_NOT_CANCELABLE', 'the job is running', { details: { status: 'running' } });
       }
       await redis.publish(keys.jobsFinishedChannel(), jobId);
+      // No worker ever sees a canceled job, so its job.canceled event is queued here.
+      if (data.webhook) await this.deps.webhooks.announce([{ record, webhook: data.webhook }]);
       return record;
     });
   }
 
-  /** Maps "Redis is unreachable" to a 503 the client can retry; everything else passes through. */
-  private async guard<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      if (error instanceof InferqError) throw error;
-      if (isRedisUnavailableError(error)) throw redisUnavailable(error);
-      throw error;
-    }
-  }
 }
 
 function notFound(jobId: string): InferqError {

@@ -1,0 +1,102 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { stream } from 'hono/streaming';
+import { z } from 'zod';
+import { csvRows, ndjsonRows, type SourceRow } from '@inferq/batch/row-sources';
+import { InferqError } from '@inferq/core/errors';
+import { MODEL_NAME_PATTERN } from '@inferq/inference/manifest';
+import type { AppEnv } from '../app-env.ts';
+import { payloadTooLarge } from '../middleware/json-body.ts';
+import type { BatchService } from '../services/batch-service.ts';
+import { parseWait } from './wait-query.ts';
+
+export interface BatchesRoutesOptions {
+  batches: BatchService;
+  /** Limit for streamed NDJSON/CSV uploads. */
+  maxBatchBytes: number;
+  /** Limit for the JSON form, which is parsed whole. */
+  maxBodyBytes: number;
+  maxTtlSeconds: number;
+  maxLongPollSeconds: number;
+}
+
+function querySchema(maxTtlSeconds: number) {
+  return z.strictObject({
+    model: z.string().regex(MODEL_NAME_PATTERN),
+    version: z.string().min(1).max(32).optional(),
+    ttl_seconds: z.coerce.number().int().min(1).max(maxTtlSeconds).optional(),
+  });
+}
+
+function jsonSchema(maxTtlSeconds: number) {
+  return z.strictObject({
+    model: z.string().regex(MODEL_NAME_PATTERN),
+    version: z.string().min(1).max(32).optional(),
+    ttl_seconds: z.number().int().min(1).max(maxTtlSeconds).optional(),
+    rows: z.array(z.record(z.string(), z.unknown())),
+  });
+}
+
+function invalid(code: 'INVALID_QUERY' | 'INVALID_REQUEST', error: z.ZodError): InferqError {
+  const issues = error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  return new InferqError(code, issues.map((i) => `${i.path}: ${i.message}`).join('; '), { details: { issues } });
+}
+
+async function* fromArray(rows: Record<string, unknown>[]): AsyncGenerator<SourceRow> {
+  for (const value of rows) yield { value };
+}
+
+const pollUrl = (batchId: string) => `/v1/batches/${encodeURIComponent(batchId)}`;
+
+export function batchesRoutes(options: BatchesRoutesOptions) {
+  const { batches } = options;
+  const query = querySchema(options.maxTtlSeconds);
+  const json = jsonSchema(options.maxTtlSeconds);
+  const limit = (maxSize: number) => bodyLimit({ maxSize, onError: () => { throw payloadTooLarge(maxSize); } });
+  const streamedLimit = limit(options.maxBatchBytes);
+  const jsonLimit = limit(options.maxBodyBytes);
+  return new Hono<AppEnv>()
+    .post('/', (c, next) => (/^application\/json/i.test(c.req.header('content-type') ?? '') ? jsonLimit(c, next) : streamedLimit(c, next)), async (c) => {
+      const type = (c.req.header('content-type') ?? '').toLowerCase();
+      let request: z.infer<typeof query>;
+      let rows: AsyncIterable<SourceRow>;
+      if (type.startsWith('application/json')) {
+        let body: unknown;
+        try {
+          body = JSON.parse(await c.req.text());
+        } catch (error) {
+          throw new InferqError('MALFORMED_JSON', `the body is not valid JSON: ${(error as Error).message}`);
+        }
+        const parsed = json.safeParse(body);
+        if (!parsed.success) throw invalid('INVALID_REQUEST', parsed.error);
+        request = parsed.data;
+        rows = fromArray(parsed.data.rows);
+      } else {
+        const parsed = query.safeParse(c.req.query());
+        if (!parsed.success) throw invalid('INVALID_QUERY', parsed.error);
+        request = parsed.data;
+        const body = c.req.raw.body;
+        if (!body) throw new InferqError('EMPTY_BODY', 'send the rows as the body');
+        if (type.startsWith('application/x-ndjson') || type.startsWith('application/jsonl')) rows = ndjsonRows(body);
+        else if (type.startsWith('text/csv')) rows = csvRows(body);
+        else throw new InferqError('UNSUPPORTED_MEDIA_TYPE', `content-type ${type || '(none)'}: send application/x-ndjson, text/csv or application/json`);
+      }
+      const view = await batches.submit(request, rows);
+      c.header('Location', pollUrl(view.batch_id));
+      return c.json({ ...view, poll_url: pollUrl(view.batch_id) }, 202);
+    })
+    .get('/:id', async (c) => {
+      const waitSeconds = parseWait(c.req.query('wait'), options.maxLongPollSeconds);
+      const view = await batches.get(c.req.param('id'), waitSeconds * 1000, c.req.raw.signal);
+      if (!['succeeded', 'failed', 'canceled'].includes(view.status)) c.header('Retry-After', '2');
+      return c.json(view, 200);
+    })
+    .get('/:id/results', async (c) => {
+      const lines = await batches.results(c.req.param('id'));
+      c.header('content-type', 'application/x-ndjson');
+      return stream(c, async (out) => {
+        for await (const chunk of lines) await out.write(chunk);
+      });
+    })
+    .delete('/:id', async (c) => c.json(await batches.cancel(c.req.param('id')), 200));
+}

@@ -1,0 +1,114 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { BatchStore } from '@inferq/batch/batch-store';
+import type { ErrorBody } from '@inferq/core/errors';
+import type { ChunkPayload } from '@inferq/core/job-types';
+import type { WireTensor } from '@inferq/core/tensor';
+import type { Logger } from '@inferq/core/logger';
+import type { BatchItemOutcome } from '@inferq/inference/dynamic-batcher';
+import { fromWire, type RawTensor } from '@inferq/inference/tensor-codec';
+import type { VersionRunner } from './version-runner.ts';
+
+type RowOutcome = { result: unknown } | { error: ErrorBody };
+
+/**
+ * One row's tensors, rebuilt from the job's wire data: the whole chunk's buffers were handed to
+ * the inference thread (transferred, not copied) and are no longer readable here.
+ */
+function rowsOf(inputs: WireTensor[], rows: number): Record<string, RawTensor>[] {
+  return Array.from({ length: rows }, (_, r) =>
+    Object.fromEntries(
+      inputs.map((t) => {
+        const perRow = t.data.length / rows;
+        return [t.name, fromWire({ ...t, shape: [1, ...t.shape.slice(1)], data: t.data.slice(r * perRow, (r + 1) * perRow) })];
+      }),
+    ),
+  );
+}
+
+function modelError(outcome: BatchItemOutcome): ErrorBody {
+  return { code: 'INFERENCE_FAILED', message: (outcome.error?.message ?? 'the model failed').split('\n')[0] as string };
+}
+
+/**
+ * Scores one chunk of a batch. The chunk's valid rows run as one batcher item; if the model
+ * rejects that run, the rows are re-run one by one (the batcher batches and bisects them again),
+ * so only the rows the model cannot score fail. The chunk's result lines and counts are recorded
+ * in one Redis step.
+ */
+export class ChunkRunner {
+  constructor(
+    private readonly store: BatchStore,
+    private readonly logger: Logger,
+  ) {}
+
+  async run(job: Job<ChunkPayload>, runner: VersionRunner | undefined): Promise<void> {
+    if (!runner) {
+      return this.failAll(job, { code: 'MODEL_VERSION_UNAVAILABLE', message: `this worker has no ready version ${job.name}` });
+    }
+    try {
+      await this.score(job, runner);
+    } catch (error) {
+      if (error instanceof UnrecoverableError) throw error;
+      // Infrastructure failure: retried; on the last attempt the rows fail so the batch still ends.
+      if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await this.failAll(job, { code: 'INTERNAL', message: (error as Error).message });
+      throw error;
+    }
+  }
+
+  /** Every row of the chunk fails with `error`, so that the batch still completes and reports them. */
+  private async failAll(job: Job<ChunkPayload>, error: ErrorBody): Promise<void> {
+    const chunk = job.data;
+    const lines = Array.from({ length: chunk.count }, (_, offset) => {
+      const id = chunk.ids?.[offset];
+      const fields = { row: chunk.first_row + offset, ...(id === undefined || id === null ? {} : { id }), error: chunk.errors?.[offset] ?? error };
+      return JSON.stringify(fields);
+    });
+    await this.store.recordChunk(chunk.batch_id, chunk.chunk, `${lines.join('\n')}\n`, chunk.ttl_ms, { succeeded: 0, failed: chunk.count, canceled: 0 });
+    this.logger.warn({ batch_id: chunk.batch_id, chunk: chunk.chunk, code: error.code }, 'chunk failed as a whole');
+  }
+
+  private async score(job: Job<ChunkPayload>, runner: VersionRunner): Promise<void> {
+    const chunk = job.data;
+    const validRows = chunk.count - Object.keys(chunk.errors ?? {}).length;
+    let outcomes: RowOutcome[] = [];
+    if (validRows > 0) {
+      let feeds: Record<string, RawTensor>;
+      try {
+        feeds = Object.fromEntries(chunk.inputs.map((t) => [t.name, fromWire(t)]));
+        if (chunk.inputs.some((t) => t.shape[0] !== validRows)) throw new Error('row count does not match the chunk');
+      } catch (error) {
+        // A malformed chunk is a producer bug; retrying it cannot help.
+        throw new UnrecoverableError(`chunk ${chunk.chunk} of ${chunk.batch_id} is malformed: ${(error as Error).message}`);
+      }
+      const key = chunk.inputs.map((t) => t.shape.slice(1).join('x')).join('|');
+      const whole = await runner.batcher.submit(feeds, validRows, key);
+      if (whole.outputs) {
+        const built = runner.results.build('predictions', whole.outputs) as { predictions: unknown[] };
+        outcomes = built.predictions.map((result) => ({ result }));
+      } else {
+        this.logger.info({ batch_id: chunk.batch_id, chunk: chunk.chunk }, 'model rejected a chunk; scoring its rows one by one');
+        const singles = await Promise.all(rowsOf(chunk.inputs, validRows).map((row) => runner.batcher.submit(row, 1, key)));
+        outcomes = singles.map((o) => (o.outputs ? { result: runner.results.build('prediction', o.outputs) } : { error: modelError(o) }));
+      }
+    }
+    const lines: string[] = [];
+    let succeeded = 0;
+    let failed = 0;
+    let next = 0;
+    for (let offset = 0; offset < chunk.count; offset++) {
+      const row = chunk.first_row + offset;
+      const id = chunk.ids?.[offset];
+      const head = id === undefined || id === null ? `{"row":${row}` : `{"row":${row},"id":${JSON.stringify(id)}`;
+      const rejected = chunk.errors?.[offset];
+      const outcome: RowOutcome = rejected ? { error: rejected } : (outcomes[next++] as RowOutcome);
+      if ('error' in outcome) {
+        failed++;
+        lines.push(`${head},"error":${JSON.stringify(outcome.error)}}`);
+      } else {
+        succeeded++;
+        lines.push(`${head},"result":${JSON.stringify(outcome.result)}}`);
+      }
+    }
+    await this.store.recordChunk(chunk.batch_id, chunk.chunk, `${lines.join('\n')}\n`, chunk.ttl_ms, { succeeded, failed, canceled: 0 });
+  }
+}

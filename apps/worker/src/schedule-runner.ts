@@ -1,0 +1,124 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { isBatchFinal, type BatchStore } from '@inferq/batch/batch-store';
+import { submitBatch } from '@inferq/batch/batch-submitter';
+import { csvRows, ndjsonRows } from '@inferq/batch/row-sources';
+import { SCHEDULES_QUEUE, type Schedule } from '@inferq/batch/schedule';
+import type { Config } from '@inferq/core/config';
+import type { QueuePayload } from '@inferq/core/job-types';
+import type { Keyspace } from '@inferq/core/keyspace';
+import type { Logger } from '@inferq/core/logger';
+import type { Redis } from '@inferq/core/redis-connection';
+import { defaultVersion, type ModelEntry } from '@inferq/inference/model-repository';
+
+const INPUT_EXTENSIONS = new Set(['.ndjson', '.jsonl', '.csv']);
+
+export interface ScheduleRunnerOptions {
+  config: Config;
+  keys: Keyspace;
+  store: BatchStore;
+  /** Every model in the repository: a tick may score a model this worker does not serve itself. */
+  models: Map<string, ModelEntry>;
+  producer: Redis;
+  connection: Redis;
+  logger: Logger;
+}
+
+/** The scheduled time of a tick: BullMQ names scheduler jobs `repeat:<scheduler>:<millis>`. */
+function tickTime(job: Job): number {
+  const millis = Number(job.id?.split(':').at(-1));
+  return Number.isFinite(millis) && millis > 0 ? millis : job.timestamp;
+}
+
+/**
+ * Runs schedule ticks: each input file becomes a batch on the model's queue (scored by whichever
+ * workers serve that model), and its results are written to the output folder once it ends.
+ * BullMQ hands each tick to exactly one worker, however many run.
+ */
+export class ScheduleRunner {
+  private readonly worker: Worker<Schedule>;
+  private readonly queues = new Map<string, Queue<QueuePayload>>();
+
+  constructor(private readonly options: ScheduleRunnerOptions) {
+    this.worker = new Worker<Schedule>(SCHEDULES_QUEUE, (job) => this.tick(job), {
+      connection: options.connection,
+      prefix: options.keys.prefix,
+      concurrency: 1,
+      autorun: false,
+    });
+    this.worker.on('error', (error) => options.logger.error({ err: error }, 'schedule worker error'));
+  }
+
+  start(): void {
+    void this.worker.run();
+  }
+
+  async close(): Promise<void> {
+    await this.worker.close();
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+
+  private queueFor(model: string): Queue<QueuePayload> {
+    let queue = this.queues.get(model);
+    if (!queue) {
+      queue = new Queue<QueuePayload>(this.options.keys.modelQueue(model), { connection: this.options.producer, prefix: this.options.keys.prefix });
+      this.queues.set(model, queue);
+    }
+    return queue;
+  }
+
+  private async inputFiles(input: string): Promise<string[]> {
+    const info = await stat(input).catch(() => undefined);
+    if (!info) throw new UnrecoverableError(`input ${input} does not exist on this worker`);
+    if (info.isFile()) return [input];
+    const names = (await readdir(input)).filter((n) => INPUT_EXTENSIONS.has(path.extname(n).toLowerCase())).sort();
+    return names.map((n) => path.join(input, n));
+  }
+
+  private async tick(job: Job<Schedule>): Promise<void> {
+    const schedule = job.data;
+    const at = tickTime(job);
+    const log = this.options.logger.child({ schedule: job.repeatJobKey ?? job.name, tick: new Date(at).toISOString(), tick_job: job.id });
+    const model = this.options.models.get(schedule.model);
+    const version = model && (schedule.version ? model.versions.find((v) => v.version === schedule.version) : defaultVersion(model));
+    if (!version || version.state !== 'available' || !version.manifest) throw new UnrecoverableError(`model ${schedule.model} ${schedule.version ?? ''} is not available`);
+    const files = await this.inputFiles(schedule.input);
+    const stamp = new Date(at).toISOString().replace(/[:.]/g, '-');
+    for (const file of files) {
+      const source = createReadStream(file);
+      const rows = path.extname(file).toLowerCase() === '.csv' ? csvRows(source) : ndjsonRows(source);
+      const batchId = await submitBatch(
+        {
+          queue: this.queueFor(schedule.model),
+          store: this.options.store,
+          model: schedule.model,
+          version: version.version,
+          manifest: version.manifest,
+          ttlMs: (schedule.ttl_seconds ?? this.options.config.resultTtlSeconds) * 1000,
+          chunkRows: this.options.config.batchChunkRows,
+          attempts: this.options.config.jobAttempts,
+        },
+        rows,
+      );
+      const status = await this.waitForEnd(batchId, job);
+      const target = path.join(schedule.output, `${path.basename(file, path.extname(file))}.${stamp}.scores.ndjson`);
+      // 'wx': a tick's output is written once; a second writer for the same tick fails loudly.
+      await pipeline(this.options.store.resultLines(batchId), createWriteStream(target, { flags: 'wx' }));
+      log.info({ batch_id: batchId, input: file, output: target, status }, 'scheduled batch done');
+    }
+    log.info({ files: files.length }, 'schedule tick done');
+  }
+
+  private async waitForEnd(batchId: string, job: Job): Promise<string> {
+    for (;;) {
+      const hash = await this.options.store.read(batchId);
+      if (!hash) throw new Error(`batch ${batchId} vanished`);
+      if (isBatchFinal(hash.status)) return hash.status;
+      await job.updateProgress({ batch_id: batchId, done: Number(hash.chunks_done ?? 0), chunks: Number(hash.chunks_total ?? 0) });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}

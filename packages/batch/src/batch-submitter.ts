@@ -1,0 +1,44 @@
+import type { Queue } from 'bullmq';
+import { InferqError } from '@inferq/core/errors';
+import { newBatchId } from '@inferq/core/job-id';
+import type { QueuePayload } from '@inferq/core/job-types';
+import { isRedisUnavailableError, redisUnavailable } from '@inferq/core/redis-connection';
+import type { ModelManifest } from '@inferq/inference/manifest';
+import { BatchIngestor } from './batch-ingestor.ts';
+import type { BatchStore } from './batch-store.ts';
+import type { SourceRow } from './row-sources.ts';
+
+export interface SubmitBatchOptions {
+  queue: Queue<QueuePayload>;
+  store: BatchStore;
+  model: string;
+  version: string;
+  manifest: ModelManifest;
+  ttlMs: number;
+  chunkRows: number;
+  attempts: number;
+}
+
+/**
+ * Creates a batch and streams its rows into chunk jobs; the one path for API uploads and
+ * scheduled runs alike. A failure part-way marks the batch failed (with the reason) and rethrows.
+ */
+export async function submitBatch(options: SubmitBatchOptions, rows: AsyncIterable<SourceRow>): Promise<string> {
+  const { store } = options;
+  const batchId = newBatchId();
+  try {
+    await store.create(batchId, { model: options.model, version: options.version, ttlMs: options.ttlMs, createdAt: Date.now() });
+  } catch (error) {
+    throw isRedisUnavailableError(error) ? redisUnavailable(error) : error;
+  }
+  const ingestor = new BatchIngestor({ queue: options.queue, store, manifest: options.manifest, version: options.version, chunkRows: options.chunkRows, attempts: options.attempts });
+  try {
+    const { total, chunks } = await ingestor.ingest(batchId, rows, options.ttlMs);
+    await store.closeIngest(batchId, total, chunks);
+  } catch (error) {
+    const failure = error instanceof InferqError ? error : isRedisUnavailableError(error) ? redisUnavailable(error) : new InferqError('INTERNAL', (error as Error).message);
+    await store.failIngest(batchId, failure.toBody()).catch(() => undefined);
+    throw failure;
+  }
+  return batchId;
+}

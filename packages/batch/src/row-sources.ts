@@ -1,0 +1,99 @@
+import { InferqError } from '@inferq/core/errors';
+
+/** One input row: the parsed object, or why it could not be parsed (it still gets a result line). */
+export type SourceRow = { value: Record<string, unknown> } | { error: InferqError };
+
+/** Splits a byte stream into lines without holding more than one partial line in memory. */
+export async function* lines(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let carry = '';
+  for await (const chunk of source) {
+    carry += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    let start = 0;
+    for (let newline = carry.indexOf('\n'); newline !== -1; newline = carry.indexOf('\n', start)) {
+      yield carry.slice(start, newline);
+      start = newline + 1;
+    }
+    carry = carry.slice(start);
+  }
+  carry += decoder.decode();
+  if (carry.length > 0) yield carry;
+}
+
+/** NDJSON: one JSON object per line (`{"features": {...}}`, `{"inputs": [...]}`, optional `id`); blank lines are skipped. */
+export async function* ndjsonRows(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<SourceRow> {
+  for await (const raw of lines(source)) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (error) {
+      yield { error: new InferqError('MALFORMED_JSON', `the line is not valid JSON: ${(error as Error).message}`) };
+      continue;
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      yield { error: new InferqError('INVALID_REQUEST', 'each line must be a JSON object such as {"features": {...}}') };
+      continue;
+    }
+    yield { value: value as Record<string, unknown> };
+  }
+}
+
+/** Splits one CSV record (RFC 4180 quoting, on a single line). */
+export function splitCsvLine(line: string): string[] {
+  const cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i] as string;
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (ch === '"') {
+        quoted = false;
+      } else {
+        cell += ch;
+      }
+    } else if (ch === '"') {
+      quoted = true;
+    } else if (ch === ',') {
+      cells.push(cell);
+      cell = '';
+    } else {
+      cell += ch;
+    }
+  }
+  cells.push(cell);
+  return cells;
+}
+
+/**
+ * CSV for tabular models: the header row names the features (and optionally an `id` column);
+ * each later row becomes `{features: {...}, id?}`. Values are numbers, or true/false.
+ */
+export async function* csvRows(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<SourceRow> {
+  let header: string[] | undefined;
+  for await (const raw of lines(source)) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '') continue;
+    const cells = splitCsvLine(line);
+    if (!header) {
+      header = cells.map((c) => c.trim());
+      continue;
+    }
+    if (cells.length !== header.length) {
+      yield { error: new InferqError('INVALID_REQUEST', `the row has ${cells.length} values, the header has ${header.length}`) };
+      continue;
+    }
+    const features: Record<string, unknown> = {};
+    let id: string | undefined;
+    header.forEach((name, i) => {
+      const text = (cells[i] as string).trim();
+      if (name === 'id') id = text;
+      else features[name] = text === 'true' ? true : text === 'false' ? false : text === '' ? null : Number(text);
+    });
+    yield { value: id === undefined ? { features } : { id, features } };
+  }
+}
