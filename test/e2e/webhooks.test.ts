@@ -258,4 +258,37 @@ describe('webhooks (redis + api + worker processes + a receiver on loopback)', (
     assert.equal(none.status, 409);
     assert.equal(none.body.error.code, 'WEBHOOK_NOT_CONFIGURED');
   });
+
+  test('a batch webhook hears batch.progress as tenths of the rows finish, then one batch.completed', async () => {
+    const url = receiver.script('/batch', []);
+    const rows = Array.from({ length: 12_000 }, (_, i) => JSON.stringify({ id: i, features: { ...RISKY_TRANSACTION, amount: 1 + i } })).join('\n');
+    const query = new URLSearchParams({ model: 'fraud-risk', webhook_url: url }).toString();
+    const res = await fetch(`${stack.baseUrl}/v1/batches?${query}`, { method: 'POST', body: rows, headers: { 'content-type': 'application/x-ndjson' } });
+    assert.equal(res.status, 202);
+    const batch = (await res.json()) as { batch_id: string; poll_url: string };
+    await request(stack.baseUrl, 'GET', `${batch.poll_url}?wait=60`);
+    const deadline = Date.now() + 20_000;
+    let events: { type: string; data: any }[] = [];
+    while (Date.now() < deadline) {
+      events = receiver.at('/batch').map(verified);
+      if (events.some((e) => e.type === 'batch.completed')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const completed = events.filter((e) => e.type === 'batch.completed');
+    assert.equal(completed.length, 1);
+    assert.equal(completed[0]?.data.batch_id, batch.batch_id);
+    assert.equal(completed[0]?.data.status, 'succeeded');
+    assert.equal(completed[0]?.data.succeeded, 12_000);
+    const progress = events.filter((e) => e.type === 'batch.progress');
+    assert.ok(progress.length >= 1 && progress.length <= 10, `${progress.length} progress events`);
+    assert.ok(progress.every((e) => e.data.batch_id === batch.batch_id && e.data.percent > 0 && e.data.percent <= 100));
+
+    const refused = await fetch(`${stack.baseUrl}/v1/batches?model=fraud-risk&webhook_url=${encodeURIComponent('http://169.254.169.254/latest')}`, {
+      method: 'POST',
+      body: rows.slice(0, 200),
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    assert.equal(refused.status, 422);
+    assert.equal(((await refused.json()) as any).error.code, 'WEBHOOK_URL_REFUSED');
+  });
 });

@@ -7,6 +7,7 @@ import { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import { checkRedisRequirements, createBlockingConnection, createProducerConnection } from '@inferq/core/redis-connection';
 import { loadModelRepository } from '@inferq/inference/model-repository';
+import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
 import { createWebhookProducer } from '@inferq/webhooks/webhook-service';
 import { createApp } from './app.ts';
 import { CompletionListener } from './services/completion-listener.ts';
@@ -54,7 +55,8 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger);
   const webhooks = await createWebhookProducer({ config, redis, keys, logger });
   const jobs = new JobService({ config, redis, keys, catalog, queues, completions, webhooks });
-  const batches = new BatchService({ config, store: new BatchStore(redis, keys), catalog, queues, completions });
+  const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
+  const batches = new BatchService({ config, store: batchStore, catalog, queues, completions, webhooks });
   const scheduleQueue = new Queue<Schedule>(SCHEDULES_QUEUE, { connection: redis, prefix: keys.prefix });
   const schedules = new ScheduleRegistry(scheduleQueue);
   if (config.schedulesFile) {

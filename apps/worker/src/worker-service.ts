@@ -7,6 +7,7 @@ import type { Logger } from '@inferq/core/logger';
 import { checkRedisRequirements, createBlockingConnection, createProducerConnection, type Redis } from '@inferq/core/redis-connection';
 import { loadModelRepository } from '@inferq/inference/model-repository';
 import { BatchStore } from '@inferq/batch/batch-store';
+import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
 import { startWebhookDelivery } from '@inferq/webhooks/webhook-service';
 import { ChunkRunner } from './chunk-runner.ts';
 import { ScheduleRunner } from './schedule-runner.ts';
@@ -40,7 +41,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   const webhookConnection = createBlockingConnection(config.redisUrl);
   const webhooks = await startWebhookDelivery({ config, redis, keys, logger, connection: webhookConnection });
   const resultWriter = new ResultWriter(redis, keys, webhooks.announce);
-  const batchStore = new BatchStore(redis, keys);
+  const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
   const chunks = new ChunkRunner(batchStore, logger);
   const repository = await loadModelRepository(config.modelDir, { only: config.models });
   const connections: Redis[] = [redis, webhookConnection];

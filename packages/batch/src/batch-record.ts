@@ -43,4 +43,7 @@ export interface BatchHash {
   started_at?: string;
   finished_at?: string;
   error?: string;
+  /** JSON of the batch's webhook subscription. */
+  webhook?: string;
+  progress_step?: string;
 }

@@ -1,4 +1,5 @@
 import type { Keyspace } from '@inferq/core/keyspace';
+import type { WebhookSubscription } from '@inferq/core/job-types';
 import type { Redis } from '@inferq/core/redis-connection';
 import type { BatchHash, BatchStatus, BatchView } from './batch-record.ts';
 
@@ -18,7 +19,8 @@ end`;
 /**
  * Records a chunk's result lines and counts them, once: a chunk retried after a crashed worker
  * finds its key already set and counts nothing. Returns -1 (batch gone), 0 (already recorded),
- * 1 (recorded), 2 (recorded, and it was the batch's last chunk).
+ * 1 (recorded), 2 (recorded, and it was the batch's last chunk), 3 (recorded, and the batch
+ * passed another tenth of its rows).
  */
 const RECORD_CHUNK = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
@@ -29,6 +31,15 @@ redis.call('HINCRBY', KEYS[1], 'canceled', ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
 redis.call('HSETNX', KEYS[1], 'started_at', ARGV[6])
 ${finishIfComplete('ARGV[6]')}
+local rows = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
+if rows > 0 then
+  local h = redis.call('HMGET', KEYS[1], 'succeeded', 'failed', 'canceled', 'progress_step')
+  local step = math.floor((tonumber(h[1] or '0') + tonumber(h[2] or '0') + tonumber(h[3] or '0')) * 10 / rows)
+  if step > tonumber(h[4] or '0') then
+    redis.call('HSET', KEYS[1], 'progress_step', step)
+    return 3
+  end
+end
 return 1`;
 
 /** Called once every chunk is enqueued: fixes the totals, and finishes the batch if its chunks all ran already. */
@@ -37,6 +48,10 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('HSET', KEYS[1], 'total', ARGV[1], 'chunks_total', ARGV[2], 'ingested_at', ARGV[3], 'status', 'queued')
 ${finishIfComplete('ARGV[3]')}
 return 1`;
+
+/** What a batch's subscribers are told: every tenth of its rows done, and its end. */
+export type BatchEvent = 'batch.progress' | 'batch.completed';
+export type BatchEventListener = (batchId: string, event: BatchEvent, batch: BatchHash & { ttlRemainingMs: number }) => Promise<void>;
 
 export interface ChunkCounts {
   succeeded: number;
@@ -52,15 +67,18 @@ export class BatchStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keyspace,
+    /** Told of progress steps and completion, e.g. to send batch webhooks. Never throws into the caller. */
+    private readonly onEvent?: BatchEventListener,
   ) {}
 
-  async create(batchId: string, fields: { model: string; version: string; ttlMs: number; createdAt: number }): Promise<void> {
+  async create(batchId: string, fields: { model: string; version: string; ttlMs: number; createdAt: number; webhook?: WebhookSubscription }): Promise<void> {
     const hash: BatchHash = {
       model: fields.model,
       version: fields.version,
       status: 'receiving',
       ttl_ms: String(fields.ttlMs),
       created_at: String(fields.createdAt),
+      ...(fields.webhook ? { webhook: JSON.stringify(fields.webhook) } : {}),
     };
     await this.redis.multi().hset(this.keys.batch(batchId), hash as unknown as Record<string, string>).pexpire(this.keys.batch(batchId), fields.ttlMs + RECEIVING_GRACE_MS).exec();
   }
@@ -95,8 +113,10 @@ export class BatchStore {
     if (outcome === 2) {
       const chunks = Number(await this.redis.hget(this.keys.batch(batchId), 'chunks_total'));
       await this.afterFinish(batchId, chunks);
+    } else if (outcome === 3) {
+      await this.emit(batchId, 'batch.progress');
     }
-    return (['gone', 'duplicate', 'recorded', 'finished'] as const)[outcome + 1] ?? 'recorded';
+    return (['gone', 'duplicate', 'recorded', 'finished', 'recorded'] as const)[outcome + 1] ?? 'recorded';
   }
 
   /** Results expire a TTL after the batch finished, like a job's: chunk keys are re-armed from now. */
@@ -106,6 +126,13 @@ export class BatchStore {
     for (let i = 0; i < chunks; i++) pipeline.pexpire(this.keys.batchChunk(batchId, i), ttl);
     pipeline.publish(this.keys.jobsFinishedChannel(), batchId);
     await pipeline.exec();
+    await this.emit(batchId, 'batch.completed');
+  }
+
+  private async emit(batchId: string, event: BatchEvent): Promise<void> {
+    if (!this.onEvent) return;
+    const batch = await this.read(batchId).catch(() => undefined);
+    if (batch) await this.onEvent(batchId, event, batch).catch(() => undefined);
   }
 
   async requestCancel(batchId: string): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { InferqError } from '@inferq/core/errors';
 import { newBatchId } from '@inferq/core/job-id';
-import type { QueuePayload } from '@inferq/core/job-types';
+import type { QueuePayload, WebhookSubscription } from '@inferq/core/job-types';
 import { isRedisUnavailableError, redisUnavailable } from '@inferq/core/redis-connection';
 import type { ModelManifest } from '@inferq/inference/manifest';
 import { BatchIngestor } from './batch-ingestor.ts';
@@ -17,6 +17,8 @@ export interface SubmitBatchOptions {
   ttlMs: number;
   chunkRows: number;
   attempts: number;
+  /** Told of batch.progress and batch.completed. */
+  webhook?: WebhookSubscription | undefined;
 }
 
 /**
@@ -27,7 +29,7 @@ export async function submitBatch(options: SubmitBatchOptions, rows: AsyncIterab
   const { store } = options;
   const batchId = newBatchId();
   try {
-    await store.create(batchId, { model: options.model, version: options.version, ttlMs: options.ttlMs, createdAt: Date.now() });
+    await store.create(batchId, { model: options.model, version: options.version, ttlMs: options.ttlMs, createdAt: Date.now(), ...(options.webhook ? { webhook: options.webhook } : {}) });
   } catch (error) {
     throw isRedisUnavailableError(error) ? redisUnavailable(error) : error;
   }

@@ -1,3 +1,4 @@
+import { InferqError } from '@inferq/core/errors';
 import { promises as dns, type LookupAddress } from 'node:dns';
 import net, { type LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
@@ -117,4 +118,10 @@ export function guardedLookup(policy: AddressPolicy, resolve: Resolver = systemR
       })
       .catch((error: NodeJS.ErrnoException) => callback(error, ''));
   };
+}
+
+/** Refuses a webhook URL at submit, with the reason, rather than failing every delivery attempt later. */
+export function assertWebhookUrl(url: string, policy: AddressPolicy): void {
+  const verdict = checkWebhookUrl(url, policy);
+  if (!verdict.allowed) throw new InferqError('WEBHOOK_URL_REFUSED', `webhook.url is refused: ${verdict.reason}`, { details: { url, reason: verdict.reason } });
 }

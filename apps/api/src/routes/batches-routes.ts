@@ -7,7 +7,8 @@ import { InferqError } from '@inferq/core/errors';
 import { MODEL_NAME_PATTERN } from '@inferq/inference/manifest';
 import type { AppEnv } from '../app-env.ts';
 import { payloadTooLarge } from '../middleware/json-body.ts';
-import type { BatchService } from '../services/batch-service.ts';
+import type { BatchRequest, BatchService } from '../services/batch-service.ts';
+import { webhookSchema } from '../services/job-request-schema.ts';
 import { parseWait } from './wait-query.ts';
 
 export interface BatchesRoutesOptions {
@@ -21,11 +22,27 @@ export interface BatchesRoutesOptions {
 }
 
 function querySchema(maxTtlSeconds: number) {
-  return z.strictObject({
-    model: z.string().regex(MODEL_NAME_PATTERN),
-    version: z.string().min(1).max(32).optional(),
-    ttl_seconds: z.coerce.number().int().min(1).max(maxTtlSeconds).optional(),
-  });
+  return z
+    .strictObject({
+      model: z.string().regex(MODEL_NAME_PATTERN),
+      version: z.string().min(1).max(32).optional(),
+      ttl_seconds: z.coerce.number().int().min(1).max(maxTtlSeconds).optional(),
+      webhook_url: z.string().min(1).max(2048).optional(),
+      /** Comma-separated event types. */
+      webhook_events: z.string().optional(),
+    })
+    .transform(({ webhook_url, webhook_events, ...rest }) => ({
+      ...rest,
+      ...(webhook_url ? { webhook: { url: webhook_url, ...(webhook_events ? { events: webhook_events.split(',').map((e) => e.trim()) } : {}) } } : {}),
+    }))
+    .pipe(
+      z.object({
+        model: z.string(),
+        version: z.string().optional(),
+        ttl_seconds: z.number().optional(),
+        webhook: webhookSchema.optional(),
+      }),
+    );
 }
 
 function jsonSchema(maxTtlSeconds: number) {
@@ -33,6 +50,7 @@ function jsonSchema(maxTtlSeconds: number) {
     model: z.string().regex(MODEL_NAME_PATTERN),
     version: z.string().min(1).max(32).optional(),
     ttl_seconds: z.number().int().min(1).max(maxTtlSeconds).optional(),
+    webhook: webhookSchema.optional(),
     rows: z.array(z.record(z.string(), z.unknown())),
   });
 }
@@ -58,7 +76,7 @@ export function batchesRoutes(options: BatchesRoutesOptions) {
   return new Hono<AppEnv>()
     .post('/', (c, next) => (/^application\/json/i.test(c.req.header('content-type') ?? '') ? jsonLimit(c, next) : streamedLimit(c, next)), async (c) => {
       const type = (c.req.header('content-type') ?? '').toLowerCase();
-      let request: z.infer<typeof query>;
+      let request: BatchRequest;
       let rows: AsyncIterable<SourceRow>;
       if (type.startsWith('application/json')) {
         let body: unknown;

@@ -7,7 +7,9 @@ import type { SourceRow } from '@inferq/batch/row-sources';
 import type { Config } from '@inferq/core/config';
 import { InferqError } from '@inferq/core/errors';
 import { BATCH_ID_PATTERN } from '@inferq/core/job-id';
-import type { ChunkPayload, QueuePayload } from '@inferq/core/job-types';
+import type { ChunkPayload, QueuePayload, WebhookSubscription } from '@inferq/core/job-types';
+import { assertWebhookUrl } from '@inferq/webhooks/ssrf-guard';
+import type { WebhookProducer } from '@inferq/webhooks/webhook-service';
 import { guardRedis } from '@inferq/core/redis-connection';
 import type { ModelManifest } from '@inferq/inference/manifest';
 import type { CompletionListener } from './completion-listener.ts';
@@ -19,13 +21,18 @@ export interface BatchServiceDeps {
   catalog: ModelCatalog;
   queues: Map<string, Queue<QueuePayload>>;
   completions: CompletionListener;
+  webhooks: WebhookProducer;
 }
 
 export interface BatchRequest {
   model: string;
   version?: string | undefined;
   ttl_seconds?: number | undefined;
+  webhook?: WebhookSubscription | undefined;
 }
+
+/** A batch webhook with no filter hears the batch's own events (a job's would hear job.* ones). */
+const BATCH_DEFAULT_EVENTS = ['batch.progress', 'batch.completed'];
 
 /** Batch scoring: ingest a stream of rows into chunk jobs, report progress, stream results in input order, cancel. */
 export class BatchService {
@@ -34,6 +41,7 @@ export class BatchService {
   async submit(request: BatchRequest, rows: AsyncIterable<SourceRow>): Promise<BatchView> {
     const { config } = this.deps;
     const version = this.deps.catalog.resolveVersion(request.model, request.version);
+    if (request.webhook) assertWebhookUrl(request.webhook.url, this.deps.webhooks.policy);
     const batchId = await submitBatch(
       {
         queue: this.deps.queues.get(request.model) as Queue<QueuePayload>,
@@ -44,6 +52,7 @@ export class BatchService {
         ttlMs: (request.ttl_seconds ?? config.resultTtlSeconds) * 1000,
         chunkRows: config.batchChunkRows,
         attempts: config.jobAttempts,
+        webhook: request.webhook && { url: request.webhook.url, events: request.webhook.events ?? BATCH_DEFAULT_EVENTS },
       },
       rows,
     );

@@ -9,6 +9,12 @@ const requestTensor = z.object({
   data: z.array(z.unknown()),
 });
 
+/** `{url, events?}`: where to announce events, and which (see the README's Webhooks section). */
+export const webhookSchema = z.strictObject({
+  url: z.string().min(1).max(2048),
+  events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1).max(WEBHOOK_EVENT_TYPES.length).optional(),
+});
+
 /** `POST /v1/jobs` body. Unknown fields are refused so a misspelt option is not silently ignored. */
 export function jobRequestSchema(maxTtlSeconds: number) {
   return z
@@ -24,9 +30,7 @@ export function jobRequestSchema(maxTtlSeconds: number) {
       ttl_seconds: z.number().int().min(1).max(maxTtlSeconds).optional(),
       metadata: z.record(z.string(), z.unknown()).optional(),
       /** Announce the job's end to this URL (checked against the SSRF rules at submit). Default events: every job.* one. */
-      webhook: z
-        .strictObject({ url: z.string().min(1).max(2048), events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1).max(WEBHOOK_EVENT_TYPES.length).optional() })
-        .optional(),
+      webhook: webhookSchema.optional(),
     })
     .refine((b) => [b.inputs, b.features, b.image].filter((x) => x !== undefined).length === 1, {
       message: 'give exactly one of inputs (V2 tensors), features (named values) or image',

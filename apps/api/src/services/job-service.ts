@@ -9,7 +9,7 @@ import { guardRedis, isRedisUnavailableError, redisUnavailable, type Redis } fro
 import { probeImage } from '@inferq/inference/image-preprocess';
 import { validateModelInput } from '@inferq/inference/input-validation';
 import type { ModelManifest } from '@inferq/inference/manifest';
-import { checkWebhookUrl } from '@inferq/webhooks/ssrf-guard';
+import { assertWebhookUrl } from '@inferq/webhooks/ssrf-guard';
 import type { WebhookProducer } from '@inferq/webhooks/webhook-service';
 import type { CompletionListener } from './completion-listener.ts';
 import type { JobRequest } from './job-request-schema.ts';
@@ -81,7 +81,7 @@ export class JobService {
     const validated = request.image
       ? { inputs: [], response: 'prediction' as const, image: await this.checkImage(manifest, request.image.data) }
       : validateModelInput(manifest, request, config.maxRowsPerJob);
-    if (request.webhook) this.checkWebhook(request.webhook.url);
+    if (request.webhook) assertWebhookUrl(request.webhook.url, this.deps.webhooks.policy);
     const now = Date.now();
     const job: SubmittedJob = {
       job_id: newJobId(request.model),
@@ -131,12 +131,6 @@ export class JobService {
       }
       return { job, created: true };
     });
-  }
-
-  /** Refused now, with the reason, rather than failing every delivery attempt later. */
-  private checkWebhook(url: string): void {
-    const verdict = checkWebhookUrl(url, this.deps.webhooks.policy);
-    if (!verdict.allowed) throw new InferqError('WEBHOOK_URL_REFUSED', `webhook.url is refused: ${verdict.reason}`, { details: { url, reason: verdict.reason } });
   }
 
   /** Checks format and size from the header only; the worker decodes. Returns canonical base64. */

@@ -1,0 +1,208 @@
+/**
+ * The load generator, run as its own process (`node --import tsx`) so that its CPU and event
+ * loop are not the measured processes'. Reads one LoadPlan (JSON, argv[2]) and prints one
+ * LoadResult as its last stdout line.
+ *
+ * node:http with a keep-alive agent rather than fetch: it costs less CPU per request, and on a
+ * 2-core machine every cycle the client spends is taken from the API, worker and Redis.
+ */
+import http from 'node:http';
+import { summarize, type Summary } from '../lib/stats.ts';
+
+export interface LoadPlan {
+  baseUrl: string;
+  path: string;
+  body: unknown;
+  /** closed: `concurrency` clients back to back; open: arrivals at `ratePerS` whatever the answers. */
+  mode: 'closed' | 'open';
+  concurrency?: number;
+  ratePerS?: number;
+  /** Open loop: arrivals beyond this many in flight are dropped, so the client's memory is bounded. */
+  maxInFlight?: number;
+  /** Closed loop: jobs that end before this are not counted (connections, JIT, first batches). */
+  warmupMs?: number;
+  durationMs: number;
+  /** Long-poll each job until it ends (submit-to-result); false measures the POST alone. */
+  awaitResult: boolean;
+  /** Closed loop, instead of a duration: stop once this many jobs were accepted. */
+  totalJobs?: number;
+  collectJobIds?: boolean;
+  /** Open loop: how long to wait for jobs still in flight after the last arrival. */
+  drainMs?: number;
+}
+
+export interface LoadResult {
+  windowMs: number;
+  completed: number;
+  perSecond: number;
+  /** Open loop: arrivals sent, and dropped at the client's in-flight cap. */
+  offered: number;
+  offeredPerSecond: number;
+  dropped: number;
+  unfinished: number;
+  errors: number;
+  statuses: Record<string, number>;
+  latencyMs: Summary;
+  inferenceMs: Summary;
+  batchSize: Summary;
+  jobIds?: string[];
+}
+
+interface Reply {
+  status: number;
+  text: string;
+}
+
+const plan = JSON.parse(process.argv[2] ?? '{}') as LoadPlan;
+const target = new URL(plan.baseUrl);
+const sockets = plan.mode === 'closed' ? (plan.concurrency ?? 1) : (plan.maxInFlight ?? 1000);
+const agent = new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
+const body = JSON.stringify(plan.body);
+const postHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+
+const statuses: Record<string, number> = {};
+const latencies: number[] = [];
+const inference: number[] = [];
+const batchSizes: number[] = [];
+const jobIds: string[] = [];
+let errors = 0;
+let stopped = false;
+
+function send(method: string, path: string, payload?: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ agent, hostname: target.hostname, port: target.port, method, path, headers: payload ? postHeaders : {}, timeout: 120_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+function count(key: string): void {
+  statuses[key] = (statuses[key] ?? 0) + 1;
+}
+
+/** One job: submit, then (optionally) long-poll until it ends. Resolves true when it succeeded. */
+async function runJob(): Promise<boolean> {
+  const submitted = await send('POST', plan.path, body);
+  if (submitted.status !== 202) {
+    count(`POST ${submitted.status}`);
+    return false;
+  }
+  const job = JSON.parse(submitted.text) as { job_id: string; poll_url?: string };
+  if (plan.collectJobIds) jobIds.push(job.job_id);
+  if (!plan.awaitResult) {
+    count('POST 202');
+    return true;
+  }
+  for (;;) {
+    const polled = await send('GET', `${job.poll_url}?wait=30`);
+    const view = JSON.parse(polled.text) as { status?: string; timings?: { inference_ms?: number }; batch_size?: number };
+    if (view.status === 'queued' || view.status === 'running') continue;
+    count(`GET ${polled.status} ${view.status ?? ''}`.trim());
+    if (view.timings?.inference_ms !== undefined) inference.push(view.timings.inference_ms);
+    if (view.batch_size) batchSizes.push(view.batch_size);
+    return polled.status === 200 && view.status === 'succeeded';
+  }
+}
+
+async function guarded(): Promise<boolean> {
+  try {
+    return await runJob();
+  } catch (error) {
+    // Requests cut off by the end of the run are not the service's errors.
+    if (!stopped) {
+      errors += 1;
+      count(`error ${(error as Error).message.slice(0, 60)}`);
+    }
+    return false;
+  }
+}
+
+async function closedLoop(): Promise<{ windowMs: number; completed: number }> {
+  const start = performance.now();
+  const windowStart = start + (plan.warmupMs ?? 0);
+  const end = windowStart + plan.durationMs;
+  let accepted = 0;
+  let completed = 0;
+  let lastEnd = windowStart;
+  const more = () => (plan.totalJobs !== undefined ? accepted < plan.totalJobs : performance.now() < end);
+  const client = async () => {
+    while (!stopped && more()) {
+      if (plan.totalJobs !== undefined) accepted += 1;
+      const t0 = performance.now();
+      const ok = await guarded();
+      const t1 = performance.now();
+      if (ok && t1 >= windowStart && (plan.totalJobs !== undefined || t1 <= end)) {
+        completed += 1;
+        latencies.push(t1 - t0);
+        lastEnd = Math.max(lastEnd, t1);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: plan.concurrency ?? 1 }, client));
+  // Fixed-count runs end when the last job does; timed runs at the end of the window.
+  return { windowMs: (plan.totalJobs !== undefined ? lastEnd : end) - windowStart, completed };
+}
+
+async function openLoop(): Promise<{ windowMs: number; completed: number; offered: number; dropped: number; unfinished: number }> {
+  const rate = plan.ratePerS ?? 1;
+  const total = Math.max(1, Math.round((rate * plan.durationMs) / 1000));
+  const cap = plan.maxInFlight ?? 1000;
+  const start = performance.now();
+  let next = 0;
+  let inFlight = 0;
+  let completed = 0;
+  let dropped = 0;
+  let lastEnd = start;
+  const launch = (scheduledAt: number) => {
+    inFlight += 1;
+    void guarded().then((ok) => {
+      inFlight -= 1;
+      const t1 = performance.now();
+      if (ok) {
+        completed += 1;
+        // From the arrival's scheduled time, so a client that fell behind does not hide latency.
+        latencies.push(t1 - scheduledAt);
+        lastEnd = Math.max(lastEnd, t1);
+      }
+    });
+  };
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      while (next < total && start + (next * 1000) / rate <= now) {
+        if (inFlight >= cap) dropped += 1;
+        else launch(start + (next * 1000) / rate);
+        next += 1;
+      }
+      if (next >= total) resolve();
+      else setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const drainUntil = performance.now() + (plan.drainMs ?? 30_000);
+  while (inFlight > 0 && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 5));
+  return { windowMs: Math.max(lastEnd - start, plan.durationMs), completed, offered: total - dropped, dropped, unfinished: inFlight };
+}
+
+const outcome = plan.mode === 'closed' ? { ...(await closedLoop()), offered: 0, dropped: 0, unfinished: 0 } : await openLoop();
+stopped = true;
+agent.destroy();
+const result: LoadResult = {
+  ...outcome,
+  perSecond: (outcome.completed * 1000) / outcome.windowMs,
+  offeredPerSecond: (outcome.offered * 1000) / plan.durationMs,
+  errors,
+  statuses,
+  latencyMs: summarize(latencies),
+  inferenceMs: summarize(inference),
+  batchSize: summarize(batchSizes),
+  ...(plan.collectJobIds ? { jobIds } : {}),
+};
+process.stdout.write(`${JSON.stringify(result)}\n`);
+process.exit(0);
