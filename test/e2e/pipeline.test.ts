@@ -16,7 +16,7 @@ describe('job pipeline over HTTP (redis + api + worker processes)', () => {
     assert.equal(submitted.status, 202);
     assert.equal(submitted.body.status, 'queued');
     assert.equal(submitted.body.model, 'fraud-risk');
-    assert.match(submitted.body.job_id, /^fraud-risk\.[0-9A-Z]{26}$/);
+    assert.match(submitted.body.job_id, /^fraud-risk\.[0-9A-Z]{32}$/);
     assert.equal(submitted.body.poll_url, `/v1/jobs/${submitted.body.job_id}`);
     assert.equal(submitted.headers.get('location'), submitted.body.poll_url);
     assert.ok(Date.parse(submitted.body.created_at) > 0);

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import type { Config } from '@inferq/core/config';
 import type { QueuePayload } from '@inferq/core/job-types';
 import { BatchStore } from '@inferq/batch/batch-store';
-import { readSchedulesFile, ScheduleRegistry, SCHEDULES_QUEUE, type Schedule } from '@inferq/batch/schedule';
+import { readSchedulesFile, ScheduleRegistry, SCHEDULES_QUEUE, type ScheduledRun } from '@inferq/batch/schedule';
 import { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import { checkRedisRequirements, createBlockingConnection, createProducerConnection } from '@inferq/core/redis-connection';
@@ -10,8 +10,10 @@ import { loadModelRepository } from '@inferq/inference/model-repository';
 import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
 import { createWebhookProducer } from '@inferq/webhooks/webhook-service';
 import { createApp } from './app.ts';
+import { DEFAULT_TENANT, Keyring } from './auth/keyring.ts';
 import { CompletionListener } from './services/completion-listener.ts';
 import { BatchService } from './services/batch-service.ts';
+import { Admission } from './services/admission.ts';
 import { JobService } from './services/job-service.ts';
 import { ModelCatalog } from './services/model-catalog.ts';
 
@@ -47,6 +49,10 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   }
   logger.info({ models: [...models.keys()], dir: config.modelDir }, 'model repository loaded');
 
+  const keyring = await Keyring.load({ apiKeys: config.apiKeys, adminKeys: config.adminKeys, file: config.apiKeysFile, logger });
+  if (keyring.open) {
+    logger.warn('NO API KEYS CONFIGURED: the API is open to anyone who can reach it, as tenant "default". Set INFERQ_API_KEYS or INFERQ_API_KEYS_FILE before exposing it.');
+  }
   const queues = new Map<string, Queue<QueuePayload>>();
   for (const name of models.keys()) {
     queues.set(name, new Queue<QueuePayload>(keys.modelQueue(name), { connection: redis, prefix: keys.prefix }));
@@ -54,20 +60,25 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   const catalog = new ModelCatalog(models, redis, keys);
   const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger);
   const webhooks = await createWebhookProducer({ config, redis, keys, logger });
-  const jobs = new JobService({ config, redis, keys, catalog, queues, completions, webhooks });
+  // Fair ordering between tenants costs a round trip per submit: only worth it with several tenants.
+  const admission = new Admission({ redis, keys, catalog, queues, maxQueueDepth: config.maxQueueDepth, fair: !keyring.open });
+  const jobs = new JobService({ config, redis, keys, catalog, queues, completions, webhooks, admission });
   const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
   const batches = new BatchService({ config, store: batchStore, catalog, queues, completions, webhooks });
-  const scheduleQueue = new Queue<Schedule>(SCHEDULES_QUEUE, { connection: redis, prefix: keys.prefix });
+  const scheduleQueue = new Queue<ScheduledRun>(SCHEDULES_QUEUE, { connection: redis, prefix: keys.prefix });
   const schedules = new ScheduleRegistry(scheduleQueue);
   if (config.schedulesFile) {
     for (const [name, schedule] of await readSchedulesFile(config.schedulesFile)) {
       catalog.resolveVersion(schedule.model, schedule.version);
-      await schedules.upsert(name, schedule);
+      // File schedules belong to the operator: their batches are the admin tenant's.
+      await schedules.upsert(name, schedule, keyring.open ? DEFAULT_TENANT : 'admin');
       logger.info({ schedule: name, cron: schedule.cron, tz: schedule.tz }, 'schedule applied from file');
     }
   }
   const app = createApp({
     logger,
+    keyring,
+    ...(config.rateLimitPerSecond > 0 ? { rateLimit: { redis, keys, perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst } } : {}),
     redis,
     catalog,
     jobs,
@@ -79,6 +90,7 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   return {
     app,
     async close() {
+      keyring.close();
       await completions.close();
       await Promise.all([...queues.values(), scheduleQueue].map((q) => q.close()));
       await webhooks.close();

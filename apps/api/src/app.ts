@@ -4,7 +4,10 @@ import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
 import { InferqError } from '@inferq/core/errors';
 import type { AppEnv } from './app-env.ts';
+import { authenticate, requireScope } from './auth/authenticate.ts';
+import type { Keyring } from './auth/keyring.ts';
 import { handleError } from './error-handler.ts';
+import { rateLimit, type RateLimitOptions } from './middleware/rate-limit.ts';
 import { requestLogger } from './middleware/request-logger.ts';
 import type { WebhookProducer } from '@inferq/webhooks/webhook-service';
 import { deliveriesRoutes } from './routes/deliveries-routes.ts';
@@ -20,6 +23,9 @@ import type { ModelCatalog } from './services/model-catalog.ts';
 
 export interface AppDeps {
   logger: Logger;
+  keyring: Keyring;
+  /** Per-tenant request rate; absent: unlimited. */
+  rateLimit?: RateLimitOptions;
   redis: Redis;
   catalog: ModelCatalog;
   jobs: JobService;
@@ -34,7 +40,12 @@ export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   app.use(requestId({ headerName: 'x-request-id' }));
   app.use(requestLogger({ logger: deps.logger }));
-  app.route('/', healthRoutes({ redis: deps.redis, catalog: deps.catalog }));
+  // Health probes stay open; everything under /v1 and /admin needs a key (unless none is configured).
+  app.use('/v1/*', authenticate({ keyring: deps.keyring }));
+  if (deps.rateLimit) app.use('/v1/*', rateLimit(deps.rateLimit));
+  app.use('/admin/*', authenticate({ keyring: deps.keyring }), requireScope('admin'));
+  app.use('/v1/schedules/*', requireScope('admin'));
+  app.route('/', healthRoutes({ redis: deps.redis, catalog: deps.catalog, authOpen: deps.keyring.open }));
   app.route('/v1/models', modelsRoutes({ catalog: deps.catalog }));
   app.route('/v1/jobs', jobsRoutes({ jobs: deps.jobs, ...deps.limits }));
   app.route('/v1/jobs', deliveriesRoutes({ jobs: deps.jobs, webhooks: deps.webhooks }));

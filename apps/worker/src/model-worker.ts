@@ -95,6 +95,10 @@ export class ModelWorker {
   private async processJob(job: Job<JobPayload>): Promise<void> {
     const startedAt = Date.now();
     const log = this.options.logger.child({ job_id: job.id, model: this.options.model, version: job.name, request_id: job.data.request_id });
+    if (job.data.deadline_at !== undefined && startedAt > job.data.deadline_at) {
+      const late = startedAt - job.data.deadline_at;
+      return this.failForGood(job, null, new InferqError('DEADLINE_EXCEEDED', `the job reached a worker ${late} ms after its deadline; it was not run`, { details: { deadline_at: new Date(job.data.deadline_at).toISOString() } }));
+    }
     const runner = this.options.runners.get(job.name);
     if (!runner) {
       return this.failForGood(job, startedAt, new InferqError('MODEL_VERSION_UNAVAILABLE', `this worker has no ready version ${job.name} of ${this.options.model}`));
@@ -159,7 +163,7 @@ export class ModelWorker {
     };
   }
 
-  private async failForGood(job: Job<JobPayload>, startedAt: number, error: InferqError): Promise<never> {
+  private async failForGood(job: Job<JobPayload>, startedAt: number | null, error: InferqError): Promise<never> {
     this.options.logger.info({ job_id: job.id, code: error.code }, error.message);
     await this.finish(job, { status: 'failed', error, startedAt });
     throw new UnrecoverableError(error.code satisfies ErrorCode);
@@ -181,9 +185,10 @@ export class ModelWorker {
       ...(finish.result !== undefined ? { result: finish.result } : {}),
       ...(finish.error ? { error: finish.error.toBody() } : {}),
       ...(job.data.metadata ? { metadata: job.data.metadata } : {}),
+      ...(job.data.tenant ? { tenant: job.data.tenant } : {}),
       expires_at: new Date(now + ttlMs).toISOString(),
     };
     // The webhook travels with the record so it is announced only once the result is stored.
-    return this.options.resultWriter.write(record, ttlMs, onlyIfAbsent, job.data.webhook);
+    return this.options.resultWriter.write(record, ttlMs, { onlyIfAbsent, webhook: job.data.webhook, backlogKey: job.data.backlog_key });
   }
 }

@@ -9,11 +9,18 @@ export interface WrittenRecord {
   webhook?: WebhookSubscription;
 }
 
-interface PendingWrite {
+export interface WriteOptions {
+  /** Never overwrite a record already there (a late failure report must not replace a result). Default: false. */
+  onlyIfAbsent?: boolean;
+  /** The job's webhook, announced once the record is stored. */
+  webhook?: WebhookSubscription | undefined;
+  /** The tenant backlog counter the job was counted in at submit, decremented now it is done. */
+  backlogKey?: string | undefined;
+}
+
+interface PendingWrite extends WriteOptions {
   record: FinishedJobRecord;
   ttlMs: number;
-  onlyIfAbsent: boolean;
-  webhook?: WebhookSubscription;
   resolve: () => void;
   reject: (error: Error) => void;
 }
@@ -39,10 +46,10 @@ export class ResultWriter {
     private readonly onWritten?: (written: WrittenRecord[]) => Promise<void>,
   ) {}
 
-  /** Stores a finished job for `ttlMs`. `onlyIfAbsent` never overwrites a record already there. */
-  write(record: FinishedJobRecord, ttlMs: number, onlyIfAbsent = false, webhook?: WebhookSubscription): Promise<void> {
+  /** Stores a finished job for `ttlMs`. */
+  write(record: FinishedJobRecord, ttlMs: number, options: WriteOptions = {}): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ record, ttlMs, onlyIfAbsent, ...(webhook ? { webhook } : {}), resolve, reject });
+      this.pending.push({ record, ttlMs, ...options, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => void this.flush());
@@ -62,6 +69,8 @@ export class ResultWriter {
       else pipeline.set(key, value, 'PX', w.ttlMs);
     }
     pipeline.publish(this.keys.jobsFinishedChannel(), writes.map((w) => w.record.job_id).join(' '));
+    // After the SETs, so results[i] still belongs to writes[i].
+    for (const w of writes) if (w.backlogKey && !w.onlyIfAbsent) pipeline.decr(w.backlogKey);
     try {
       const results = (await pipeline.exec()) ?? [];
       if (this.onWritten) {

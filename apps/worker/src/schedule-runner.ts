@@ -6,7 +6,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { isBatchFinal, type BatchStore } from '@inferq/batch/batch-store';
 import { submitBatch } from '@inferq/batch/batch-submitter';
 import { csvRows, ndjsonRows } from '@inferq/batch/row-sources';
-import { SCHEDULES_QUEUE, type Schedule } from '@inferq/batch/schedule';
+import { SCHEDULES_QUEUE, type ScheduledRun } from '@inferq/batch/schedule';
 import type { Config } from '@inferq/core/config';
 import type { QueuePayload } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
@@ -39,11 +39,11 @@ function tickTime(job: Job): number {
  * BullMQ hands each tick to exactly one worker, however many run.
  */
 export class ScheduleRunner {
-  private readonly worker: Worker<Schedule>;
+  private readonly worker: Worker<ScheduledRun>;
   private readonly queues = new Map<string, Queue<QueuePayload>>();
 
   constructor(private readonly options: ScheduleRunnerOptions) {
-    this.worker = new Worker<Schedule>(SCHEDULES_QUEUE, (job) => this.tick(job), {
+    this.worker = new Worker<ScheduledRun>(SCHEDULES_QUEUE, (job) => this.tick(job), {
       connection: options.connection,
       prefix: options.keys.prefix,
       concurrency: 1,
@@ -78,7 +78,7 @@ export class ScheduleRunner {
     return names.map((n) => path.join(input, n));
   }
 
-  private async tick(job: Job<Schedule>): Promise<void> {
+  private async tick(job: Job<ScheduledRun>): Promise<void> {
     const schedule = job.data;
     const at = tickTime(job);
     const log = this.options.logger.child({ schedule: job.repeatJobKey ?? job.name, tick: new Date(at).toISOString(), tick_job: job.id });
@@ -96,6 +96,7 @@ export class ScheduleRunner {
           store: this.options.store,
           model: schedule.model,
           version: version.version,
+          tenant: schedule.tenant,
           manifest: version.manifest,
           ttlMs: (schedule.ttl_seconds ?? this.options.config.resultTtlSeconds) * 1000,
           chunkRows: this.options.config.batchChunkRows,

@@ -17,6 +17,15 @@ export class WorkerHeartbeat {
     private readonly logger: Logger,
   ) {}
 
+  private finished = new Map<string, number>();
+  private lastBeat = Date.now();
+
+  /** Counts finished jobs, so the API can tell how fast this worker drains each version's queue. */
+  countFinished(model: string, version: string, n = 1): void {
+    const key = `${model}\u0000${version}`;
+    this.finished.set(key, (this.finished.get(key) ?? 0) + n);
+  }
+
   set(report: VersionReport): void {
     this.versions.set(`${report.model}\u0000${report.version}`, report);
     void this.beat();
@@ -33,6 +42,10 @@ export class WorkerHeartbeat {
 
   private async beat(): Promise<void> {
     const now = Date.now();
+    const seconds = Math.max(0.001, (now - this.lastBeat) / 1000);
+    for (const [key, report] of this.versions) report.jobs_per_second = Math.round(((this.finished.get(key) ?? 0) / seconds) * 10) / 10;
+    this.finished = new Map();
+    this.lastBeat = now;
     const report: WorkerReport = {
       worker_id: this.workerId,
       host: this.host,

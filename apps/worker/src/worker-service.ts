@@ -40,7 +40,10 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   // Deliveries run on their own queue and connection: a slow receiver never holds up inference.
   const webhookConnection = createBlockingConnection(config.redisUrl);
   const webhooks = await startWebhookDelivery({ config, redis, keys, logger, connection: webhookConnection });
-  const resultWriter = new ResultWriter(redis, keys, webhooks.announce);
+  const resultWriter = new ResultWriter(redis, keys, async (written) => {
+    for (const { record } of written) heartbeat.countFinished(record.model, record.model_version);
+    await webhooks.announce(written);
+  });
   const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
   const chunks = new ChunkRunner(batchStore, logger);
   const repository = await loadModelRepository(config.modelDir, { only: config.models });

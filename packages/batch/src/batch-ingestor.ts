@@ -18,6 +18,8 @@ export interface BatchIngestorOptions {
   attempts: number;
   /** Chunks being added to the queue at once while rows keep streaming in. Default: 8. */
   maxPendingAdds?: number;
+  /** BullMQ priority of chunk jobs: behind every single job, so a big file never delays online traffic. */
+  priority?: number;
 }
 
 interface OpenChunk {
@@ -57,6 +59,7 @@ export class BatchIngestor {
       const payload = this.toPayload(batchId, chunkIndex, open, ttlMs);
       const add = this.options.queue.add(this.options.version, payload, {
         jobId: chunkJobId(batchId, chunkIndex),
+        ...(this.options.priority ? { priority: this.options.priority } : {}),
         attempts: this.options.attempts,
         backoff: { type: 'exponential', delay: 500 },
         removeOnComplete: true,

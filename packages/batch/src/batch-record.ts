@@ -30,6 +30,8 @@ export interface BatchHash {
   model: string;
   version: string;
   status: BatchStatus;
+  /** Who submitted it; only that tenant can see, read or cancel it. */
+  tenant: string;
   ttl_ms: string;
   created_at: string;
   total?: string;

@@ -71,11 +71,12 @@ export class BatchStore {
     private readonly onEvent?: BatchEventListener,
   ) {}
 
-  async create(batchId: string, fields: { model: string; version: string; ttlMs: number; createdAt: number; webhook?: WebhookSubscription }): Promise<void> {
+  async create(batchId: string, fields: { model: string; version: string; tenant: string; ttlMs: number; createdAt: number; webhook?: WebhookSubscription }): Promise<void> {
     const hash: BatchHash = {
       model: fields.model,
       version: fields.version,
       status: 'receiving',
+      tenant: fields.tenant,
       ttl_ms: String(fields.ttlMs),
       created_at: String(fields.createdAt),
       ...(fields.webhook ? { webhook: JSON.stringify(fields.webhook) } : {}),

@@ -8,11 +8,18 @@ import { BatchIngestor } from './batch-ingestor.ts';
 import type { BatchStore } from './batch-store.ts';
 import type { SourceRow } from './row-sources.ts';
 
+/**
+ * Single jobs take BullMQ priorities 1 .. 1,800,000 (nine classes, see the API's admission);
+ * chunks come after all of them.
+ */
+export const BATCH_CHUNK_PRIORITY = 1_900_000;
+
 export interface SubmitBatchOptions {
   queue: Queue<QueuePayload>;
   store: BatchStore;
   model: string;
   version: string;
+  tenant: string;
   manifest: ModelManifest;
   ttlMs: number;
   chunkRows: number;
@@ -29,11 +36,19 @@ export async function submitBatch(options: SubmitBatchOptions, rows: AsyncIterab
   const { store } = options;
   const batchId = newBatchId();
   try {
-    await store.create(batchId, { model: options.model, version: options.version, ttlMs: options.ttlMs, createdAt: Date.now(), ...(options.webhook ? { webhook: options.webhook } : {}) });
+    await store.create(batchId, { model: options.model, version: options.version, tenant: options.tenant, ttlMs: options.ttlMs, createdAt: Date.now(), ...(options.webhook ? { webhook: options.webhook } : {}) });
   } catch (error) {
     throw isRedisUnavailableError(error) ? redisUnavailable(error) : error;
   }
-  const ingestor = new BatchIngestor({ queue: options.queue, store, manifest: options.manifest, version: options.version, chunkRows: options.chunkRows, attempts: options.attempts });
+  const ingestor = new BatchIngestor({
+    queue: options.queue,
+    store,
+    manifest: options.manifest,
+    version: options.version,
+    chunkRows: options.chunkRows,
+    attempts: options.attempts,
+    priority: BATCH_CHUNK_PRIORITY,
+  });
   try {
     const { total, chunks } = await ingestor.ingest(batchId, rows, options.ttlMs);
     await store.closeIngest(batchId, total, chunks);

@@ -19,6 +19,9 @@ export const scheduleSchema = z.strictObject({
   output: z.string().min(1),
   ttl_seconds: z.number().int().min(1).optional(),
 });
+
+/** What a scheduler job carries: the schedule, and the tenant its batches belong to (who defined it). */
+export type ScheduledRun = Schedule & { tenant: string };
 export type Schedule = z.infer<typeof scheduleSchema>;
 
 export const SCHEDULE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -30,10 +33,11 @@ export interface ScheduleView extends Schedule {
 
 /** Schedules live in Redis as BullMQ job schedulers: any API process manages them, any worker runs them. */
 export class ScheduleRegistry {
-  constructor(private readonly queue: Queue<Schedule>) {}
+  constructor(private readonly queue: Queue<ScheduledRun>) {}
 
-  async upsert(name: string, schedule: Schedule): Promise<ScheduleView> {
-    await this.queue.upsertJobScheduler(name, { pattern: schedule.cron, tz: schedule.tz }, { name: 'tick', data: schedule, opts: { removeOnComplete: true, removeOnFail: 100 } });
+  async upsert(name: string, schedule: Schedule, tenant: string): Promise<ScheduleView> {
+    const run: ScheduledRun = { ...schedule, tenant };
+    await this.queue.upsertJobScheduler(name, { pattern: schedule.cron, tz: schedule.tz }, { name: 'tick', data: run, opts: { removeOnComplete: true, removeOnFail: 100 } });
     return (await this.get(name)) as ScheduleView;
   }
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -16,19 +16,29 @@ function ulid(now = Date.now()): string {
   return time + random;
 }
 
-/**
- * A job id names its model (`fraud-risk.01JD…`): any API process can then find the job's queue
- * from the id alone, with no lookup key written on the submit path. Model names never contain '.'.
- */
-export function newJobId(model: string): string {
-  return `${model}.${ulid()}`;
+/** Six base32 characters derived from the tenant's name: who owns an id, told without a Redis read. */
+export function tenantTag(tenant: string): string {
+  const digest = createHash('sha256').update(`inferq-tenant:${tenant}`).digest();
+  let tag = '';
+  for (let i = 0; i < 6; i++) tag += CROCKFORD[(digest[i] ?? 0) % 32];
+  return tag;
 }
 
-const JOB_ID_PATTERN = /^([a-z0-9][a-z0-9_-]{0,62})\.([0-9A-HJKMNP-TV-Z]{26})$/;
+/**
+ * A job id names its model and its tenant's tag (`fraud-risk.01JD…` + 6): any API process finds
+ * the job's queue from the id alone, with no lookup key written on the submit path, and answers
+ * another tenant's id with the same 404 as a made-up one before touching Redis. Model names never
+ * contain '.'.
+ */
+export function newJobId(model: string, tenant: string): string {
+  return `${model}.${ulid()}${tenantTag(tenant)}`;
+}
 
-export function parseJobId(jobId: string): { model: string } | undefined {
+const JOB_ID_PATTERN = /^([a-z0-9][a-z0-9_-]{0,62})\.([0-9A-HJKMNP-TV-Z]{26})([0-9A-HJKMNP-TV-Z]{6})$/;
+
+export function parseJobId(jobId: string): { model: string; tag: string } | undefined {
   const match = JOB_ID_PATTERN.exec(jobId);
-  return match?.[1] ? { model: match[1] } : undefined;
+  return match?.[1] && match[3] ? { model: match[1], tag: match[3] } : undefined;
 }
 
 /** Batch ids are opaque to clients; the batch's record names its model. */

@@ -26,6 +26,12 @@ export interface JobPayload {
   created_at: number;
   metadata?: Record<string, unknown>;
   request_id?: string;
+  /** Who submitted it; only that tenant can see or cancel it. */
+  tenant?: string;
+  /** Epoch ms after which the job must not start (it fails with DEADLINE_EXCEEDED instead). */
+  deadline_at?: number;
+  /** The tenant backlog counter this job was counted in (fair ordering), decremented when it ends. */
+  backlog_key?: string;
   /** Where to announce the job's end; the worker (or the cancel path) enqueues the delivery. */
   webhook?: WebhookSubscription;
 }
@@ -80,5 +86,6 @@ export interface FinishedJobRecord {
   result?: unknown;
   error?: ErrorBody;
   metadata?: Record<string, unknown>;
+  tenant?: string;
   expires_at: string;
 }

@@ -44,6 +44,16 @@ export class Keyspace {
     return `${this.prefix}:batch:${batchId}:chunk:${chunk}`;
   }
 
+  /** A tenant's rate-limit state (GCRA theoretical arrival time, epoch ms). */
+  rateLimit(tenant: string): string {
+    return `${this.prefix}:rate:${tenant}`;
+  }
+
+  /** How many of a tenant's jobs a model's queue holds, for fair ordering between tenants. */
+  tenantBacklog(model: string, tenant: string): string {
+    return `${this.prefix}:backlog:${model}:${tenant}`;
+  }
+
   /** Published with space-separated job ids after their results are written; long-polls wake on it. */
   jobsFinishedChannel(): string {
     return `${this.prefix}:jobs-finished`;

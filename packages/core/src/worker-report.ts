@@ -9,6 +9,8 @@ export interface VersionReport {
   provider?: string;
   threads?: number;
   reason?: string;
+  /** Jobs of this version finished per second over the last heartbeat interval. */
+  jobs_per_second?: number;
 }
 
 /** What each worker publishes about itself; the API aggregates these for /v1/models. */

@@ -92,6 +92,8 @@ export const manifestSchema = z
     postprocess: postprocessSchema.optional(),
     /** Most rows one `session.run` takes. */
     max_batch_size: z.number().int().min(1).max(65536).default(32),
+    /** Queued jobs beyond which submits get 429 (overrides INFERQ_MAX_QUEUE_DEPTH). */
+    max_queue_depth: z.number().int().min(1).optional(),
     /** Longest the oldest queued row waits for neighbours before its batch runs anyway. */
     max_wait_ms: z.number().min(0).max(10_000).default(5),
   })

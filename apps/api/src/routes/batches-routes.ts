@@ -21,7 +21,7 @@ export interface BatchesRoutesOptions {
   maxLongPollSeconds: number;
 }
 
-function querySchema(maxTtlSeconds: number) {
+export function querySchema(maxTtlSeconds: number) {
   return z
     .strictObject({
       model: z.string().regex(MODEL_NAME_PATTERN),
@@ -45,7 +45,7 @@ function querySchema(maxTtlSeconds: number) {
     );
 }
 
-function jsonSchema(maxTtlSeconds: number) {
+export function jsonSchema(maxTtlSeconds: number) {
   return z.strictObject({
     model: z.string().regex(MODEL_NAME_PATTERN),
     version: z.string().min(1).max(32).optional(),
@@ -99,22 +99,22 @@ export function batchesRoutes(options: BatchesRoutesOptions) {
         else if (type.startsWith('text/csv')) rows = csvRows(body);
         else throw new InferqError('UNSUPPORTED_MEDIA_TYPE', `content-type ${type || '(none)'}: send application/x-ndjson, text/csv or application/json`);
       }
-      const view = await batches.submit(request, rows);
+      const view = await batches.submit(request, rows, c.get('principal').tenant);
       c.header('Location', pollUrl(view.batch_id));
       return c.json({ ...view, poll_url: pollUrl(view.batch_id) }, 202);
     })
     .get('/:id', async (c) => {
       const waitSeconds = parseWait(c.req.query('wait'), options.maxLongPollSeconds);
-      const view = await batches.get(c.req.param('id'), waitSeconds * 1000, c.req.raw.signal);
+      const view = await batches.get(c.req.param('id'), c.get('principal').tenant, waitSeconds * 1000, c.req.raw.signal);
       if (!['succeeded', 'failed', 'canceled'].includes(view.status)) c.header('Retry-After', '2');
       return c.json(view, 200);
     })
     .get('/:id/results', async (c) => {
-      const lines = await batches.results(c.req.param('id'));
+      const lines = await batches.results(c.req.param('id'), c.get('principal').tenant);
       c.header('content-type', 'application/x-ndjson');
       return stream(c, async (out) => {
         for await (const chunk of lines) await out.write(chunk);
       });
     })
-    .delete('/:id', async (c) => c.json(await batches.cancel(c.req.param('id')), 200));
+    .delete('/:id', async (c) => c.json(await batches.cancel(c.req.param('id'), c.get('principal').tenant), 200));
 }

@@ -20,13 +20,13 @@ export function deliveriesRoutes({ jobs, webhooks }: DeliveriesRoutesOptions) {
   return new Hono<AppEnv>()
     .get('/:id/deliveries', async (c) => {
       const jobId = c.req.param('id');
-      await jobs.get(jobId);
+      await jobs.get(jobId, c.get('principal').tenant);
       const deliveries = await guardRedis(() => webhooks.log.list(jobId));
       return c.json({ job_id: jobId, deliveries }, 200);
     })
     .post('/:id/deliveries/redeliver', async (c) => {
       const jobId = c.req.param('id');
-      const view = await jobs.get(jobId);
+      const view = await jobs.get(jobId, c.get('principal').tenant);
       if (!isFinished(view)) throw new InferqError('JOB_NOT_FINISHED', `the job is ${view.status}: it has no final event yet`, { details: { status: view.status } });
       const event = jobEventType(view.status);
       const subscription = await guardRedis(() => webhooks.log.subscription(jobId));

@@ -29,7 +29,7 @@ export function jobsRoutes(options: JobsRoutesOptions) {
       if (key !== undefined && (key.length === 0 || key.length > 255)) {
         throw new InferqError('INVALID_REQUEST', 'Idempotency-Key must be 1 to 255 characters');
       }
-      const { job, created } = await jobs.submit(c.get('body'), key, c.get('requestId'));
+      const { job, created } = await jobs.submit(c.get('body'), key, c.get('requestId'), c.get('principal').tenant);
       const url = pollUrl(job.job_id);
       c.header('Location', url);
       if (!created) c.header('Idempotent-Replayed', 'true');
@@ -37,9 +37,9 @@ export function jobsRoutes(options: JobsRoutesOptions) {
     })
     .get('/:id', async (c) => {
       const waitSeconds = parseWait(c.req.query('wait'), options.maxLongPollSeconds);
-      const view = await jobs.waitFor(c.req.param('id'), waitSeconds * 1000, c.req.raw.signal);
+      const view = await jobs.waitFor(c.req.param('id'), c.get('principal').tenant, waitSeconds * 1000, c.req.raw.signal);
       if (!isFinished(view)) c.header('Retry-After', '1');
       return c.json(view, 200);
     })
-    .delete('/:id', async (c) => c.json(await jobs.cancel(c.req.param('id')), 200));
+    .delete('/:id', async (c) => c.json(await jobs.cancel(c.req.param('id'), c.get('principal').tenant), 200));
 }

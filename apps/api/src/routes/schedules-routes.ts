@@ -34,7 +34,7 @@ export function schedulesRoutes({ schedules, catalog, maxBodyBytes }: SchedulesR
       const body = c.get('body');
       catalog.resolveVersion(body.model, body.version);
       try {
-        return c.json(await guardRedis(() => schedules.upsert(checkName(c.req.param('name')), body)), 200);
+        return c.json(await guardRedis(() => schedules.upsert(checkName(c.req.param('name')), body, c.get('principal').tenant)), 200);
       } catch (error) {
         if (error instanceof InferqError) throw error;
         // BullMQ rejects a pattern it cannot parse, or an unknown time zone.

@@ -38,7 +38,7 @@ const BATCH_DEFAULT_EVENTS = ['batch.progress', 'batch.completed'];
 export class BatchService {
   constructor(private readonly deps: BatchServiceDeps) {}
 
-  async submit(request: BatchRequest, rows: AsyncIterable<SourceRow>): Promise<BatchView> {
+  async submit(request: BatchRequest, rows: AsyncIterable<SourceRow>, tenant: string): Promise<BatchView> {
     const { config } = this.deps;
     const version = this.deps.catalog.resolveVersion(request.model, request.version);
     if (request.webhook) assertWebhookUrl(request.webhook.url, this.deps.webhooks.policy);
@@ -48,6 +48,7 @@ export class BatchService {
         store: this.deps.store,
         model: request.model,
         version: version.version,
+        tenant,
         manifest: version.manifest as ModelManifest,
         ttlMs: (request.ttl_seconds ?? config.resultTtlSeconds) * 1000,
         chunkRows: config.batchChunkRows,
@@ -56,33 +57,34 @@ export class BatchService {
       },
       rows,
     );
-    return this.get(batchId);
+    return this.get(batchId, tenant);
   }
 
-  async get(batchId: string, waitMs = 0, signal?: AbortSignal): Promise<BatchView> {
-    let view = await this.read(batchId);
+  async get(batchId: string, tenant: string, waitMs = 0, signal?: AbortSignal): Promise<BatchView> {
+    let view = await this.read(batchId, tenant);
     if (waitMs <= 0 || isBatchFinal(view.status)) return view;
     const waiter = this.deps.completions.waitFor(batchId, waitMs, signal);
     try {
-      view = await this.read(batchId);
+      view = await this.read(batchId, tenant);
       if (isBatchFinal(view.status)) return view;
       await waiter.done;
     } finally {
       waiter.cancel();
     }
-    return this.read(batchId);
+    return this.read(batchId, tenant);
   }
 
-  private async read(batchId: string): Promise<BatchView> {
+  /** Another tenant's batch is answered exactly like one that does not exist. */
+  private async read(batchId: string, tenant: string): Promise<BatchView> {
     if (!BATCH_ID_PATTERN.test(batchId)) throw notFound(batchId);
     const hash = await guardRedis(() => this.deps.store.read(batchId));
-    if (!hash) throw notFound(batchId);
+    if (!hash || hash.tenant !== tenant) throw notFound(batchId);
     return toBatchView(batchId, hash);
   }
 
   /** The result lines, in input order, chunk by chunk: never the whole file in memory. */
-  async results(batchId: string): Promise<AsyncIterable<string>> {
-    const view = await this.read(batchId);
+  async results(batchId: string, tenant: string): Promise<AsyncIterable<string>> {
+    const view = await this.read(batchId, tenant);
     if (!isBatchFinal(view.status)) {
       throw new InferqError('BATCH_NOT_FINISHED', `the batch is ${view.status} (${view.percent} %)`, { details: { status: view.status, percent: view.percent }, retryAfterSeconds: 2 });
     }
@@ -90,8 +92,8 @@ export class BatchService {
   }
 
   /** Removes the chunks no worker has taken; their rows report CANCELED. Running chunks finish. */
-  async cancel(batchId: string): Promise<BatchView> {
-    const view = await this.read(batchId);
+  async cancel(batchId: string, tenant: string): Promise<BatchView> {
+    const view = await this.read(batchId, tenant);
     if (view.status === 'receiving' || isBatchFinal(view.status)) {
       throw new InferqError('BATCH_NOT_CANCELABLE', `the batch is ${view.status}`, { details: { status: view.status } });
     }
@@ -114,7 +116,7 @@ export class BatchService {
       });
       await store.recordChunk(batchId, chunk, `${lines.join('\n')}\n`, data.ttl_ms, { succeeded: 0, failed: 0, canceled: data.count });
     }
-    return this.read(batchId);
+    return this.read(batchId, tenant);
   }
 }
 

@@ -28,6 +28,10 @@ export function jobRequestSchema(maxTtlSeconds: number) {
       /** Also return the raw V2 output tensors beside the post-processed result. */
       include_outputs: z.boolean().optional(),
       ttl_seconds: z.number().int().min(1).max(maxTtlSeconds).optional(),
+      /** 1 (most urgent) to 9; default 5. Within a priority, tenants take turns. */
+      priority: z.number().int().min(1).max(9).optional(),
+      /** A job not started within this many seconds fails with DEADLINE_EXCEEDED and never runs. */
+      deadline_seconds: z.number().positive().max(31_536_000).optional(),
       metadata: z.record(z.string(), z.unknown()).optional(),
       /** Announce the job's end to this URL (checked against the SSRF rules at submit). Default events: every job.* one. */
       webhook: webhookSchema.optional(),

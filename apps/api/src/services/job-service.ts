@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Config } from '@inferq/core/config';
 import { InferqError } from '@inferq/core/errors';
-import { newJobId, parseJobId } from '@inferq/core/job-id';
+import { newJobId, parseJobId, tenantTag } from '@inferq/core/job-id';
 import type { FinishedJobRecord, JobPayload, QueuePayload } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
 import { guardRedis, isRedisUnavailableError, redisUnavailable, type Redis } from '@inferq/core/redis-connection';
@@ -11,6 +11,7 @@ import { validateModelInput } from '@inferq/inference/input-validation';
 import type { ModelManifest } from '@inferq/inference/manifest';
 import { assertWebhookUrl } from '@inferq/webhooks/ssrf-guard';
 import type { WebhookProducer } from '@inferq/webhooks/webhook-service';
+import { DEFAULT_PRIORITY, type Admission } from './admission.ts';
 import type { CompletionListener } from './completion-listener.ts';
 import type { JobRequest } from './job-request-schema.ts';
 import { isFinished, type JobView } from './job-view.ts';
@@ -61,6 +62,7 @@ export interface JobServiceDeps {
   queues: Map<string, Queue<QueuePayload>>;
   completions: CompletionListener;
   webhooks: WebhookProducer;
+  admission: Admission;
 }
 
 /** Submit, read, long-poll and cancel jobs. Every method is stateless: all state is in Redis. */
@@ -74,7 +76,7 @@ export class JobService {
   }
 
   /** Returns the job and whether this call created it (false: an idempotent replay). */
-  async submit(request: JobRequest, idempotencyKey: string | undefined, requestId: string): Promise<{ job: SubmittedJob; created: boolean }> {
+  async submit(request: JobRequest, idempotencyKey: string | undefined, requestId: string, tenant: string): Promise<{ job: SubmittedJob; created: boolean }> {
     const { config, keys } = this.deps;
     const version = this.deps.catalog.resolveVersion(request.model, request.version);
     const manifest = version.manifest as ModelManifest;
@@ -82,9 +84,10 @@ export class JobService {
       ? { inputs: [], response: 'prediction' as const, image: await this.checkImage(manifest, request.image.data) }
       : validateModelInput(manifest, request, config.maxRowsPerJob);
     if (request.webhook) assertWebhookUrl(request.webhook.url, this.deps.webhooks.policy);
+    await guardRedis(() => this.deps.admission.checkDepth(request.model, manifest));
     const now = Date.now();
     const job: SubmittedJob = {
-      job_id: newJobId(request.model),
+      job_id: newJobId(request.model, tenant),
       status: 'queued',
       model: request.model,
       model_version: version.version,
@@ -93,7 +96,8 @@ export class JobService {
     return guardRedis(async () => {
       let idempotencyRedisKey: string | undefined;
       if (idempotencyKey !== undefined) {
-        idempotencyRedisKey = keys.idempotency(sha256(idempotencyKey));
+        // Scoped by tenant: two tenants using the same key never see each other's jobs.
+        idempotencyRedisKey = keys.idempotency(sha256(`${tenant}\u0000${idempotencyKey}`));
         const record: IdempotencyRecord = { job, body_sha256: sha256(canonicalJson(request)) };
         const existing = (await this.deps.redis.eval(CLAIM_IDEMPOTENCY_KEY, 1, idempotencyRedisKey, JSON.stringify(record), config.idempotencyTtlSeconds * 1000)) as string | null;
         if (existing) {
@@ -104,6 +108,7 @@ export class JobService {
           return { job: previous.job, created: false };
         }
       }
+      const placement = await this.deps.admission.placement(request.model, tenant, request.priority ?? DEFAULT_PRIORITY);
       const payload: JobPayload = {
         inputs: validated.inputs,
         response: validated.response,
@@ -113,12 +118,16 @@ export class JobService {
         created_at: now,
         ...(request.metadata ? { metadata: request.metadata } : {}),
         request_id: requestId,
+        tenant,
+        ...(request.deadline_seconds ? { deadline_at: now + request.deadline_seconds * 1000 } : {}),
+        ...(placement.backlogKey ? { backlog_key: placement.backlogKey } : {}),
         ...(request.webhook ? { webhook: request.webhook } : {}),
       };
       try {
         await this.queueFor(request.model).add(version.version, payload, {
           jobId: job.job_id,
           timestamp: now,
+          priority: placement.priority,
           attempts: config.jobAttempts,
           backoff: { type: 'exponential', delay: 500 },
           removeOnComplete: true,
@@ -127,6 +136,7 @@ export class JobService {
       } catch (error) {
         // The key must not point at a job that was never enqueued: a retry should enqueue it.
         if (idempotencyRedisKey) await this.deps.redis.del(idempotencyRedisKey).catch(() => undefined);
+        if (placement.backlogKey) await this.deps.redis.decr(placement.backlogKey).catch(() => undefined);
         throw error;
       }
       return { job, created: true };
@@ -143,9 +153,15 @@ export class JobService {
     return base64;
   }
 
-  async get(jobId: string): Promise<JobView> {
+  /** Another tenant's job is answered exactly like one that does not exist. */
+  private ownJob(jobId: string, tenant: string): { model: string } {
     const parsed = parseJobId(jobId);
-    if (!parsed || !this.deps.queues.has(parsed.model)) throw notFound(jobId);
+    if (!parsed || parsed.tag !== tenantTag(tenant) || !this.deps.queues.has(parsed.model)) throw notFound(jobId);
+    return parsed;
+  }
+
+  async get(jobId: string, tenant: string): Promise<JobView> {
+    const parsed = this.ownJob(jobId, tenant);
     const { keys } = this.deps;
     // Read the queue's job before the result: a worker writes the result first and removes the
     // job second, so whichever moment this lands in, one of the two is seen.
@@ -161,7 +177,11 @@ export class JobService {
     if (failed || !replies) throw redisUnavailable(failed ?? new Error('pipeline was discarded'));
     const [name, timestamp, processedOn] = (replies[0]?.[1] ?? []) as (string | null)[];
     const result = replies[1]?.[1] as string | null;
-    if (result) return JSON.parse(result) as FinishedJobRecord;
+    if (result) {
+      const record = JSON.parse(result) as FinishedJobRecord;
+      if (record.tenant !== undefined && record.tenant !== tenant) throw notFound(jobId);
+      return record;
+    }
     if (timestamp && name) {
       return {
         job_id: jobId,
@@ -179,23 +199,22 @@ export class JobService {
   }
 
   /** Holds until the job finishes or `waitMs` passes; no polling of Redis while it waits. */
-  async waitFor(jobId: string, waitMs: number, signal?: AbortSignal): Promise<JobView> {
-    let view = await this.get(jobId);
+  async waitFor(jobId: string, tenant: string, waitMs: number, signal?: AbortSignal): Promise<JobView> {
+    let view = await this.get(jobId, tenant);
     if (isFinished(view) || waitMs <= 0) return view;
     const waiter = this.deps.completions.waitFor(jobId, waitMs, signal);
     try {
-      view = await this.get(jobId);
+      view = await this.get(jobId, tenant);
       if (isFinished(view)) return view;
       await waiter.done;
     } finally {
       waiter.cancel();
     }
-    return this.get(jobId);
+    return this.get(jobId, tenant);
   }
 
-  async cancel(jobId: string): Promise<FinishedJobRecord> {
-    const parsed = parseJobId(jobId);
-    if (!parsed || !this.deps.queues.has(parsed.model)) throw notFound(jobId);
+  async cancel(jobId: string, tenant: string): Promise<FinishedJobRecord> {
+    const parsed = this.ownJob(jobId, tenant);
     const { keys, redis } = this.deps;
     return guardRedis(async () => {
       const job = await this.queueFor(parsed.model).getJob(jobId);
@@ -220,6 +239,7 @@ export class JobService {
         timings: null,
         batch_size: null,
         ...(data.metadata ? { metadata: data.metadata } : {}),
+        tenant,
         expires_at: new Date(now + data.ttl_ms).toISOString(),
       };
       const value = JSON.stringify(record);
@@ -234,13 +254,14 @@ export class JobService {
         if (isRedisUnavailableError(error)) throw error;
         throw new InferqError('JOB_NOT_CANCELABLE', 'the job is running', { details: { status: 'running' } });
       }
-      await redis.publish(keys.jobsFinishedChannel(), jobId);
+      const pipeline = redis.pipeline().publish(keys.jobsFinishedChannel(), jobId);
+      if (data.backlog_key) pipeline.decr(data.backlog_key);
+      await pipeline.exec();
       // No worker ever sees a canceled job, so its job.canceled event is queued here.
       if (data.webhook) await this.deps.webhooks.announce([{ record, webhook: data.webhook }]);
       return record;
     });
   }
-
 }
 
 function notFound(jobId: string): InferqError {

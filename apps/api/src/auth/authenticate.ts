@@ -1,0 +1,42 @@
+import type { MiddlewareHandler } from 'hono';
+import { InferqError } from '@inferq/core/errors';
+import type { AppEnv } from '../app-env.ts';
+import { DEFAULT_TENANT, type Keyring, type Scope } from './keyring.ts';
+
+export interface AuthenticateOptions {
+  keyring: Keyring;
+}
+
+const OPEN_PRINCIPAL = { tenant: DEFAULT_TENANT, scopes: new Set<Scope>(['jobs', 'admin']) };
+
+/**
+ * `Authorization: Bearer <key>` → the request's tenant and scopes. Missing or unknown keys are
+ * 401 with a `WWW-Authenticate` challenge. In open mode (no keys configured) every request is
+ * the default tenant with every scope.
+ */
+export function authenticate({ keyring }: AuthenticateOptions): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (keyring.open) {
+      c.set('principal', OPEN_PRINCIPAL);
+      return next();
+    }
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    c.header('WWW-Authenticate', 'Bearer realm="inferq"');
+    if (!match) throw new InferqError('UNAUTHORIZED', header ? 'the Authorization header must be "Bearer <key>"' : 'send your API key as "Authorization: Bearer <key>"');
+    const principal = keyring.authenticate(match[1] as string);
+    if (!principal) throw new InferqError('UNAUTHORIZED', 'the API key is not valid');
+    c.res.headers.delete('WWW-Authenticate');
+    c.set('principal', principal);
+    c.set('logger', c.get('logger').child({ tenant: principal.tenant }));
+    return next();
+  };
+}
+
+/** Routes for operators only (schedules, queue dashboard, routing): 403 for other keys. */
+export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (!c.get('principal')?.scopes.has(scope)) throw new InferqError('FORBIDDEN', `this route needs the ${scope} scope`);
+    return next();
+  };
+}
