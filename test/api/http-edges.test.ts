@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { startApiService, type ApiService } from '../../apps/api/src/api-service.ts';
 import { loadConfig } from '../../packages/core/src/config.ts';
 import { createLogger } from '../../packages/core/src/logger.ts';
@@ -16,7 +17,7 @@ describe('HTTP edges through app.request()', () => {
   let service: ApiService;
   before(async () => {
     redis = await startLocalRedis();
-    const config = loadConfig({ redisUrl: redis.url, modelDir: testModelDir(), maxBodyBytes: 4096, maxRowsPerJob: 2 }, {});
+    const config = loadConfig({ redisUrl: redis.url, modelDir: testModelDir(), maxBodyBytes: 4096, maxRowsPerJob: 2, maxJobsPerBulk: 3, requestTimeoutMs: 300 }, {});
     service = await startApiService(config, createLogger({ level: 'silent' }));
   });
   after(async () => {
@@ -24,8 +25,8 @@ describe('HTTP edges through app.request()', () => {
     await redis.stop();
   });
 
-  const post = (body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-    service.app.request('/v1/jobs', { method: 'POST', body, headers });
+  const post = (body: string, headers: Record<string, string> = { 'content-type': 'application/json' }, path = '/v1/jobs') =>
+    service.app.request(path, { method: 'POST', body, headers });
 
   test('a body over the limit is 413 before it is parsed, with or without Content-Length', async () => {
     const big = JSON.stringify({ model: 'fraud-risk', features: SAFE_TRANSACTION, metadata: { pad: 'x'.repeat(10_000) } });
@@ -83,5 +84,24 @@ describe('HTTP edges through app.request()', () => {
     assert.equal(body.error.code, 'TOO_MANY_ROWS');
     assert.deepEqual(body.error.details, { rows: 3, max_rows: 2 });
     assert.equal((await submit(2)).status, 202);
+  });
+
+  test('a bulk call over INFERQ_MAX_JOBS_PER_BULK is 413 TOO_MANY_JOBS', async () => {
+    const res = await post(JSON.stringify({ jobs: Array.from({ length: 4 }, () => ({ model: 'fraud-risk', features: SAFE_TRANSACTION })) }), undefined, '/v1/jobs/bulk');
+    const body = await json(res);
+    assert.equal(res.status, 413);
+    assert.equal(body.error.code, 'TOO_MANY_JOBS');
+  });
+
+  test('a request stuck on a Redis that stopped answering gets 503 REQUEST_TIMEOUT at its deadline', async () => {
+    const admin = new Redis(redis.url);
+    await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+    const started = Date.now();
+    const res = await post(JSON.stringify({ model: 'fraud-risk', features: SAFE_TRANSACTION }));
+    const elapsed = Date.now() - started;
+    admin.disconnect();
+    assert.equal(res.status, 503);
+    assert.equal((await json(res)).error.code, 'REQUEST_TIMEOUT');
+    assert.ok(elapsed < 1400, `answered after ${elapsed} ms, before Redis came back`);
   });
 });

@@ -194,6 +194,23 @@ describe('job pipeline over HTTP (redis + api + worker processes)', () => {
     assert.equal(ok.body.status, 'succeeded');
   });
 
+  test('bulk submit: every job checked on its own, bad ones fail in place, the rest run', async () => {
+    const res = await request(stack.baseUrl, 'POST', '/v1/jobs/bulk', {
+      jobs: [
+        { model: 'fraud-risk', features: RISKY_TRANSACTION },
+        { model: 'fraud-risk', features: { amount: 1 } },
+        { features: SAFE_TRANSACTION },
+        { model: 'fraud-risk', features: SAFE_TRANSACTION, priority: 1 },
+      ],
+    });
+    assert.equal(res.status, 202);
+    const [first, missing, noModel, last] = res.body.jobs;
+    assert.equal(missing.error.code, 'FEATURE_MISSING');
+    assert.equal(noModel.error.code, 'INVALID_REQUEST');
+    const done = await Promise.all([first, last].map((j) => request(stack.baseUrl, 'GET', `${j.poll_url}?wait=20`)));
+    assert.deepEqual(done.map((d) => d.body.result.label), ['fraud', 'legit']);
+  });
+
   test('unknown and malformed job ids are 404', async () => {
     for (const id of ['fraud-risk.01M87MDTB3PNGHXNGA8VGPR9WM', 'nope', 'unknown-model.01M87MDTB3PNGHXNGA8VGPR9WM']) {
       const res = await request(stack.baseUrl, 'GET', `/v1/jobs/${id}`);

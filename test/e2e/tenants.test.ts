@@ -24,7 +24,7 @@ describe('API keys and tenant isolation', () => {
   after(() => stack.stop());
 
   test('no key or a wrong key is 401 with a Bearer challenge; health probes stay open', async () => {
-    for (const headers of [{}, { authorization: 'Bearer nope-nope-nope' }, { authorization: 'Basic abc' }]) {
+    for (const headers of [{}, { authorization: 'Bearer nope-nope-nope' }, { authorization: 'Basic abc' }] as Record<string, string>[]) {
       const res = await request(stack.baseUrl, 'POST', '/v1/jobs', { model: 'fraud-risk', features: SAFE_TRANSACTION }, headers);
       assert.equal(res.status, 401);
       assert.equal(res.body.error.code, 'UNAUTHORIZED');
@@ -91,6 +91,9 @@ describe('API keys and tenant isolation', () => {
     assert.equal((await request(stack.baseUrl, 'GET', '/v1/schedules', undefined, B)).status, 403);
     assert.equal((await request(stack.baseUrl, 'PUT', '/v1/schedules/nightly', schedule, ADMIN)).status, 200);
     assert.equal((await request(stack.baseUrl, 'DELETE', '/v1/schedules/nightly', undefined, ADMIN)).status, 204);
+    // A browser (the queue dashboard) can send the key as the HTTP Basic password.
+    const basic = { authorization: `Basic ${Buffer.from('ops:admin-key-cccccccc').toString('base64')}` };
+    assert.equal((await request(stack.baseUrl, 'GET', '/v1/schedules', undefined, basic)).status, 200);
   });
 
   test('keys in INFERQ_API_KEYS_FILE rotate without a restart', async () => {

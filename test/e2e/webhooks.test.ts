@@ -279,9 +279,11 @@ describe('webhooks (redis + api + worker processes + a receiver on loopback)', (
     assert.equal(completed[0]?.data.batch_id, batch.batch_id);
     assert.equal(completed[0]?.data.status, 'succeeded');
     assert.equal(completed[0]?.data.succeeded, 12_000);
-    const progress = events.filter((e) => e.type === 'batch.progress');
-    assert.ok(progress.length >= 1 && progress.length <= 10, `${progress.length} progress events`);
-    assert.ok(progress.every((e) => e.data.batch_id === batch.batch_id && e.data.percent > 0 && e.data.percent <= 100));
+    // How many tenths are seen while scoring depends on how fast the upload and the workers go
+    // (a batch scored before its upload even closed has no percentage to report until its end).
+    const progress = events.filter((e) => e.type === 'batch.progress').map((e) => e.data).sort((x, y) => x.percent - y.percent);
+    assert.ok(progress.length <= 10, `${progress.length} progress events`);
+    assert.ok(progress.every((d, i) => d.batch_id === batch.batch_id && d.percent > 0 && d.percent < 100 && (i === 0 || d.percent > (progress[i - 1]?.percent ?? 0))), 'each progress event reports a new tenth');
 
     const refused = await fetch(`${stack.baseUrl}/v1/batches?model=fraud-risk&webhook_url=${encodeURIComponent('http://169.254.169.254/latest')}`, {
       method: 'POST',

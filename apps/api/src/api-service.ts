@@ -10,6 +10,7 @@ import { loadModelRepository } from '@inferq/inference/model-repository';
 import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
 import { createWebhookProducer } from '@inferq/webhooks/webhook-service';
 import { createApp } from './app.ts';
+import { apiMetrics, createObservability } from './observability.ts';
 import { DEFAULT_TENANT, Keyring } from './auth/keyring.ts';
 import { CompletionListener } from './services/completion-listener.ts';
 import { BatchService } from './services/batch-service.ts';
@@ -58,11 +59,12 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
     queues.set(name, new Queue<QueuePayload>(keys.modelQueue(name), { connection: redis, prefix: keys.prefix }));
   }
   const catalog = new ModelCatalog(models, redis, keys);
+  const metrics = apiMetrics({ catalog, queues, cacheMs: config.metricsCacheMs });
   const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger);
   const webhooks = await createWebhookProducer({ config, redis, keys, logger });
   // Fair ordering between tenants costs a round trip per submit: only worth it with several tenants.
   const admission = new Admission({ redis, keys, catalog, queues, maxQueueDepth: config.maxQueueDepth, fair: !keyring.open });
-  const jobs = new JobService({ config, redis, keys, catalog, queues, completions, webhooks, admission });
+  const jobs = new JobService({ config, redis, keys, catalog, queues, completions, webhooks, admission, metrics });
   const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
   const batches = new BatchService({ config, store: batchStore, catalog, queues, completions, webhooks });
   const scheduleQueue = new Queue<ScheduledRun>(SCHEDULES_QUEUE, { connection: redis, prefix: keys.prefix });
@@ -85,7 +87,8 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
     webhooks,
     batches,
     schedules,
-    limits: { maxBodyBytes: config.maxBodyBytes, maxBatchBytes: config.maxBatchBytes, maxTtlSeconds: config.maxResultTtlSeconds, maxLongPollSeconds: config.maxLongPollSeconds },
+    limits: { maxBodyBytes: config.maxBodyBytes, maxBatchBytes: config.maxBatchBytes, maxJobsPerBulk: config.maxJobsPerBulk, requestTimeoutMs: config.requestTimeoutMs, maxTtlSeconds: config.maxResultTtlSeconds, maxLongPollSeconds: config.maxLongPollSeconds },
+    observability: createObservability({ metrics, queues, webhookQueue: webhooks.queue, scheduleQueue, maxTtlSeconds: config.maxResultTtlSeconds, maxLongPollSeconds: config.maxLongPollSeconds }),
   });
   return {
     app,

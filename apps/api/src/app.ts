@@ -8,7 +8,9 @@ import { authenticate, requireScope } from './auth/authenticate.ts';
 import type { Keyring } from './auth/keyring.ts';
 import { handleError } from './error-handler.ts';
 import { rateLimit, type RateLimitOptions } from './middleware/rate-limit.ts';
+import { requestDeadline } from './middleware/request-deadline.ts';
 import { requestLogger } from './middleware/request-logger.ts';
+import type { Observability } from './observability.ts';
 import type { WebhookProducer } from '@inferq/webhooks/webhook-service';
 import { deliveriesRoutes } from './routes/deliveries-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
@@ -32,7 +34,9 @@ export interface AppDeps {
   webhooks: WebhookProducer;
   batches: BatchService;
   schedules: ScheduleRegistry;
-  limits: { maxBodyBytes: number; maxBatchBytes: number; maxTtlSeconds: number; maxLongPollSeconds: number };
+  limits: { maxBodyBytes: number; maxBatchBytes: number; maxTtlSeconds: number; maxLongPollSeconds: number; maxJobsPerBulk: number; requestTimeoutMs: number };
+  /** /metrics, /openapi.json, /docs, /admin/queues, and the HTTP request metrics. */
+  observability: Observability;
 }
 
 /** The HTTP API, free of any server or process concerns: tests call `app.request()` on it. */
@@ -40,11 +44,15 @@ export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   app.use(requestId({ headerName: 'x-request-id' }));
   app.use(requestLogger({ logger: deps.logger }));
+  app.use(deps.observability.httpMetrics);
   // Health probes stay open; everything under /v1 and /admin needs a key (unless none is configured).
+  app.use('/v1/*', requestDeadline({ timeoutMs: deps.limits.requestTimeoutMs, exempt: (method, path) => method === 'POST' && path === '/v1/batches' }));
   app.use('/v1/*', authenticate({ keyring: deps.keyring }));
   if (deps.rateLimit) app.use('/v1/*', rateLimit(deps.rateLimit));
   app.use('/admin/*', authenticate({ keyring: deps.keyring }), requireScope('admin'));
   app.use('/v1/schedules/*', requireScope('admin'));
+  // After the /admin guard, so /admin/queues is behind it; /metrics, /openapi.json and /docs are public.
+  app.route('/', deps.observability.routes);
   app.route('/', healthRoutes({ redis: deps.redis, catalog: deps.catalog, authOpen: deps.keyring.open }));
   app.route('/v1/models', modelsRoutes({ catalog: deps.catalog }));
   app.route('/v1/jobs', jobsRoutes({ jobs: deps.jobs, ...deps.limits }));

@@ -39,7 +39,15 @@ export class ChunkRunner {
   constructor(
     private readonly store: BatchStore,
     private readonly logger: Logger,
+    /** Counts rows given a result line (for /metrics). */
+    private readonly metrics?: { batchRowsScored(model: string, version: string, succeeded: number, failed: number): void },
   ) {}
+
+  /** Counts a chunk's rows once: a retried chunk that was already recorded is a duplicate. */
+  private count(job: Job<ChunkPayload>, recorded: string, succeeded: number, failed: number): void {
+    // The queue is `model-<name>` (Keyspace.modelQueue); the job name is the version.
+    if (recorded === 'recorded' || recorded === 'finished') this.metrics?.batchRowsScored(job.queueName.replace(/^model-/, ''), job.name, succeeded, failed);
+  }
 
   async run(job: Job<ChunkPayload>, runner: VersionRunner | undefined): Promise<void> {
     if (!runner) {
@@ -63,7 +71,8 @@ export class ChunkRunner {
       const fields = { row: chunk.first_row + offset, ...(id === undefined || id === null ? {} : { id }), error: chunk.errors?.[offset] ?? error };
       return JSON.stringify(fields);
     });
-    await this.store.recordChunk(chunk.batch_id, chunk.chunk, `${lines.join('\n')}\n`, chunk.ttl_ms, { succeeded: 0, failed: chunk.count, canceled: 0 });
+    const recorded = await this.store.recordChunk(chunk.batch_id, chunk.chunk, `${lines.join('\n')}\n`, chunk.ttl_ms, { succeeded: 0, failed: chunk.count, canceled: 0 });
+    this.count(job, recorded, 0, chunk.count);
     this.logger.warn({ batch_id: chunk.batch_id, chunk: chunk.chunk, code: error.code }, 'chunk failed as a whole');
   }
 
@@ -109,6 +118,7 @@ export class ChunkRunner {
         lines.push(`${head},"result":${JSON.stringify(outcome.result)}}`);
       }
     }
-    await this.store.recordChunk(chunk.batch_id, chunk.chunk, `${lines.join('\n')}\n`, chunk.ttl_ms, { succeeded, failed, canceled: 0 });
+    const recorded = await this.store.recordChunk(chunk.batch_id, chunk.chunk, `${lines.join('\n')}\n`, chunk.ttl_ms, { succeeded, failed, canceled: 0 });
+    this.count(job, recorded, succeeded, failed);
   }
 }

@@ -11,6 +11,8 @@ export interface VersionRunnerOptions {
   intraOpThreads: number;
   executionProviders: string[];
   logger: Logger;
+  /** Told of every successful `session.run` (rows, milliseconds), for metrics. */
+  onRun?: (rows: number, inferenceMs: number) => void;
 }
 
 /** One row of zeros per input: enough to make onnxruntime allocate and JIT its kernels. */
@@ -58,6 +60,7 @@ export class VersionRunner {
       maxBatchSize: manifest.max_batch_size,
       maxWaitMs: manifest.max_wait_ms,
       padValue: manifest.preprocess?.pad_value ?? 0,
+      ...(options.onRun ? { onRun: options.onRun } : {}),
     });
     return new VersionRunner(entry, manifest, pool, batcher, results);
   }

@@ -15,6 +15,7 @@ import { ModelWorker } from './model-worker.ts';
 import { ResultWriter } from './result-writer.ts';
 import { VersionRunner } from './version-runner.ts';
 import { WorkerHeartbeat } from './worker-heartbeat.ts';
+import { countFinishedJobs, inferenceRunObserver, sendMetrics, workerMetrics, type WorkerMetrics } from './metrics/worker-metrics.ts';
 
 export interface WorkerService {
   workerId: string;
@@ -37,15 +38,18 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   const workerId = `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const heartbeat = new WorkerHeartbeat(redis, keys, workerId, os.hostname(), logger);
   heartbeat.start();
+  const metrics = workerMetrics(heartbeat);
+  const countFinished = countFinishedJobs(metrics, logger);
   // Deliveries run on their own queue and connection: a slow receiver never holds up inference.
   const webhookConnection = createBlockingConnection(config.redisUrl);
-  const webhooks = await startWebhookDelivery({ config, redis, keys, logger, connection: webhookConnection });
+  const webhooks = await startWebhookDelivery({ config, redis, keys, logger, connection: webhookConnection, metrics });
   const resultWriter = new ResultWriter(redis, keys, async (written) => {
     for (const { record } of written) heartbeat.countFinished(record.model, record.model_version);
+    countFinished(written.map((w) => w.record));
     await webhooks.announce(written);
   });
   const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
-  const chunks = new ChunkRunner(batchStore, logger);
+  const chunks = new ChunkRunner(batchStore, logger, metrics);
   const repository = await loadModelRepository(config.modelDir, { only: config.models });
   const connections: Redis[] = [redis, webhookConnection];
   const runners: VersionRunner[] = [];
@@ -67,6 +71,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
           intraOpThreads: config.resolvedIntraOpThreads,
           executionProviders: config.executionProviders,
           logger: log,
+          onRun: inferenceRunObserver(metrics, entry.name, entry.version),
         });
         loaded.set(entry.version, runner);
         runners.push(runner);
@@ -114,7 +119,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   });
   schedules.start();
 
-  const healthServer = config.workerHealthPort ? startHealthServer(config.workerHealthPort, heartbeat) : undefined;
+  const healthServer = config.workerHealthPort ? startHealthServer(config.workerHealthPort, heartbeat, metrics) : undefined;
 
   return {
     workerId,
@@ -132,7 +137,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   };
 }
 
-function startHealthServer(port: number, heartbeat: WorkerHeartbeat): Server {
+function startHealthServer(port: number, heartbeat: WorkerHeartbeat, metrics: WorkerMetrics): Server {
   const server = createServer((req, res) => {
     const versions = heartbeat.all();
     const ready = versions.length > 0 && versions.every((v) => v.state === 'ready');
@@ -141,6 +146,7 @@ function startHealthServer(port: number, heartbeat: WorkerHeartbeat): Server {
       res.end(JSON.stringify(body));
     };
     if (req.url === '/healthz') return send(200, { status: 'ok' });
+    if (req.url === '/metrics') return void sendMetrics(res, metrics);
     if (req.url === '/readyz') return send(ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', worker_id: heartbeat.workerId, versions });
     send(404, { error: { code: 'NOT_FOUND', message: 'No such route.' } });
   });

@@ -16,6 +16,18 @@ if chunksTotal and tonumber(chunksTotal) == done and status ~= 'succeeded' and s
   return 2
 end`;
 
+/** Lua: returns 3 when the rows done have passed another tenth of the (known) total since last reported. */
+const PROGRESS_STEP = `
+local rows = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
+if rows > 0 then
+  local h = redis.call('HMGET', KEYS[1], 'succeeded', 'failed', 'canceled', 'progress_step')
+  local step = math.floor((tonumber(h[1] or '0') + tonumber(h[2] or '0') + tonumber(h[3] or '0')) * 10 / rows)
+  if step > tonumber(h[4] or '0') then
+    redis.call('HSET', KEYS[1], 'progress_step', step)
+    return 3
+  end
+end`;
+
 /**
  * Records a chunk's result lines and counts them, once: a chunk retried after a crashed worker
  * finds its key already set and counts nothing. Returns -1 (batch gone), 0 (already recorded),
@@ -31,22 +43,18 @@ redis.call('HINCRBY', KEYS[1], 'canceled', ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
 redis.call('HSETNX', KEYS[1], 'started_at', ARGV[6])
 ${finishIfComplete('ARGV[6]')}
-local rows = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
-if rows > 0 then
-  local h = redis.call('HMGET', KEYS[1], 'succeeded', 'failed', 'canceled', 'progress_step')
-  local step = math.floor((tonumber(h[1] or '0') + tonumber(h[2] or '0') + tonumber(h[3] or '0')) * 10 / rows)
-  if step > tonumber(h[4] or '0') then
-    redis.call('HSET', KEYS[1], 'progress_step', step)
-    return 3
-  end
-end
+${PROGRESS_STEP}
 return 1`;
 
-/** Called once every chunk is enqueued: fixes the totals, and finishes the batch if its chunks all ran already. */
+/**
+ * Called once every chunk is enqueued: fixes the totals, and finishes the batch if its chunks all
+ * ran already. Until now no percentage could be known, so this may also be a progress step.
+ */
 const CLOSE_INGEST = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('HSET', KEYS[1], 'total', ARGV[1], 'chunks_total', ARGV[2], 'ingested_at', ARGV[3], 'status', 'queued')
 ${finishIfComplete('ARGV[3]')}
+${PROGRESS_STEP}
 return 1`;
 
 /** What a batch's subscribers are told: every tenth of its rows done, and its end. */
@@ -88,6 +96,7 @@ export class BatchStore {
   async closeIngest(batchId: string, total: number, chunks: number): Promise<boolean> {
     const outcome = (await this.redis.eval(CLOSE_INGEST, 1, this.keys.batch(batchId), total, chunks, Date.now())) as number;
     if (outcome === 2) await this.afterFinish(batchId, chunks);
+    else if (outcome === 3) await this.emit(batchId, 'batch.progress');
     return outcome === 2;
   }
 

@@ -24,6 +24,8 @@ export const CONFIG_SPEC = {
   maxBatchBytes: { env: 'INFERQ_MAX_BATCH_BYTES', default: '4294967296', doc: 'Largest batch upload (NDJSON or CSV, streamed); larger gets 413.' },
   batchChunkRows: { env: 'INFERQ_BATCH_CHUNK_ROWS', default: '1024', doc: 'Rows of a batch scored as one queue job.' },
   schedulesFile: { env: 'INFERQ_SCHEDULES_FILE', default: '', doc: 'JSON file of batch schedules ({"name": {cron, tz, model, input, output}}), upserted at API start; empty: schedules come from the API only.' },
+  maxJobsPerBulk: { env: 'INFERQ_MAX_JOBS_PER_BULK', default: '1000', doc: 'Most jobs one POST /v1/jobs/bulk may carry.' },
+  requestTimeoutMs: { env: 'INFERQ_REQUEST_TIMEOUT_MS', default: '30000', doc: 'Longest an API request may take (plus its ?wait for long-polls; batch uploads excepted) before it is answered 503 REQUEST_TIMEOUT.' },
   maxRowsPerJob: { env: 'INFERQ_MAX_ROWS_PER_JOB', default: '1024', doc: 'Most rows (first tensor dimension) one job may carry.' },
   maxImagePixels: { env: 'INFERQ_MAX_IMAGE_PIXELS', default: '16777216', doc: 'Largest image (width × height) a job may carry; checked from the header, before decoding.' },
   maxImageWidth: { env: 'INFERQ_MAX_IMAGE_WIDTH', default: '2048', doc: 'Widest input, in pixels after resizing, for dynamic-width image models; wider lines are cut and the result says so.' },
@@ -36,7 +38,8 @@ export const CONFIG_SPEC = {
   executionProviders: { env: 'INFERQ_EXECUTION_PROVIDERS', default: 'cpu', doc: 'Ordered execution providers, e.g. cuda,cpu; an unavailable one is skipped with a warning.' },
   batchConcurrencyFactor: { env: 'INFERQ_BATCH_CONCURRENCY_FACTOR', default: '2', doc: 'Jobs a worker keeps in flight per model, as a multiple of max_batch_size × inference threads.' },
   shutdownTimeoutMs: { env: 'INFERQ_SHUTDOWN_TIMEOUT_MS', default: '30000', doc: 'On SIGTERM, how long in-flight batches may take before the process exits anyway.' },
-  workerHealthPort: { env: 'INFERQ_WORKER_HEALTH_PORT', default: '0', doc: 'Port of the worker health endpoints (/healthz, /readyz); 0 disables them.' },
+  workerHealthPort: { env: 'INFERQ_WORKER_HEALTH_PORT', default: '0', doc: 'Port of the worker health and metrics endpoints (/healthz, /readyz, /metrics); 0 disables them.' },
+  metricsCacheMs: { env: 'INFERQ_METRICS_CACHE_MS', default: '1000', doc: 'How long the API reuses one reading of queue depths and worker counts for /metrics, so frequent scrapes cost Redis little.' },
   webhookSecrets: { env: 'INFERQ_WEBHOOK_SECRET', default: '', doc: 'Webhook signing secret(s), whsec_<base64>; several (space- or comma-separated) sign every delivery with each, for rotation. Empty: one is generated once and kept in Redis.' },
   webhookTimeoutMs: { env: 'INFERQ_WEBHOOK_TIMEOUT_MS', default: '15000', doc: 'How long a webhook receiver has to answer 2xx before the attempt counts as failed.' },
   webhookRetrySchedule: { env: 'INFERQ_WEBHOOK_RETRY_SCHEDULE', default: '0,5,300,1800,7200,18000,36000,36000', doc: 'Seconds before each webhook delivery attempt (the first is the initial one), comma-separated; jittered by ±10 %.' },
@@ -84,6 +87,8 @@ const configSchema = z.object({
   maxBatchBytes: intIn(1024, 1_099_511_627_776),
   batchChunkRows: intIn(1, 100_000),
   schedulesFile: z.string(),
+  maxJobsPerBulk: intIn(1, 100_000),
+  requestTimeoutMs: intIn(100, 3_600_000),
   maxRowsPerJob: intIn(1, 1_000_000),
   maxImagePixels: intIn(1, 1_000_000_000),
   maxImageWidth: intIn(8, 65536),
@@ -97,6 +102,7 @@ const configSchema = z.object({
   batchConcurrencyFactor: intIn(1, 64),
   shutdownTimeoutMs: intIn(0, 3_600_000),
   workerHealthPort: intIn(0, 65535),
+  metricsCacheMs: intIn(0, 60_000),
   webhookSecrets: z
     .string()
     .transform((s) => s.split(/[\s,]+/).filter((p) => p.length > 0))

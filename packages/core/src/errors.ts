@@ -25,6 +25,7 @@ export const ERROR_CATALOGUE = {
   CANCELED: { status: 409, message: 'The row was not scored: its batch was canceled.' },
   MODEL_VERSION_UNAVAILABLE: { status: 409, message: 'The model version failed to load and takes no jobs.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body exceeds the size limit.' },
+  TOO_MANY_JOBS: { status: 413, message: 'The bulk call carries more jobs than allowed.' },
   TOO_MANY_ROWS: { status: 413, message: 'The job carries more rows than allowed.' },
   IMAGE_TOO_LARGE: { status: 413, message: 'The image has more pixels than allowed.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be application/json, or an image for image models.' },
@@ -45,6 +46,7 @@ export const ERROR_CATALOGUE = {
   DEADLINE_EXCEEDED: { status: 504, message: 'The job was not started before its deadline, and was not run.' },
   INFERENCE_FAILED: { status: 500, message: 'The model failed on this input.' },
   INTERNAL: { status: 500, message: 'Something went wrong inside inferq.' },
+  REQUEST_TIMEOUT: { status: 503, message: 'The request took longer than the server allows; retry it (with an Idempotency-Key for submits).' },
   REDIS_UNAVAILABLE: { status: 503, message: 'The job store is unreachable; retry shortly.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

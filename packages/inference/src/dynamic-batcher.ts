@@ -9,6 +9,8 @@ export interface DynamicBatcherOptions {
   maxWaitMs: number;
   /** Fills the padding when items of one batch key differ in size (images). Default: 0. */
   padValue?: number;
+  /** Told of every `session.run` that succeeded: its rows and duration (for metrics). */
+  onRun?: (rows: number, inferenceMs: number) => void;
 }
 
 export interface BatchItemOutcome {
@@ -124,6 +126,7 @@ export class DynamicBatcher {
     for (const name of names) feeds[name] = concatRows(batch.map((i) => i.feeds[name] as RawTensor), this.options.padValue ?? 0);
     try {
       const { outputs, inferenceMs } = await this.runWhenIdle(feeds);
+      this.options.onRun?.(batchRows, inferenceMs);
       const perItem = Object.entries(outputs).map(([name, tensor]) => [name, splitRows(tensor, rowCounts)] as const);
       batch.forEach((item, index) => {
         const itemOutputs: Record<string, RawTensor> = {};

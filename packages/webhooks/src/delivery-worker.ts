@@ -20,6 +20,12 @@ export interface DeliveryWorkerOptions {
   logger: Logger;
   /** Deliveries in flight at once. Default: 16. */
   concurrency?: number;
+  metrics?: DeliveryMetrics;
+}
+
+/** Told the outcome of every attempt (for /metrics). */
+export interface DeliveryMetrics {
+  webhookAttempt(event: string, outcome: 'succeeded' | 'retrying' | 'failed', latencyMs: number): void;
 }
 
 /** A failed attempt that is retried after `delayMs`, chosen when the attempt was logged. */
@@ -96,6 +102,7 @@ export class DeliveryWorker {
       // A lost log line must not turn a delivered webhook into a redelivered one.
       logger.warn({ err: logError, delivery_id: data.delivery_id }, 'could not record a webhook attempt');
     }
+    this.options.metrics?.webhookAttempt(data.event, summary.state === 'succeeded' ? 'succeeded' : summary.state === 'retrying' ? 'retrying' : 'failed', response.latencyMs);
     const context = { delivery_id: data.delivery_id, owner_id: data.owner_id, event: data.event, attempt, status_code: response.statusCode };
     if (response.ok) {
       logger.debug(context, 'webhook delivered');

@@ -6,7 +6,7 @@ import type { Redis } from '@inferq/core/redis-connection';
 import { DeliveryClient } from './delivery-client.ts';
 import type { DeliveryJobData } from './delivery-job.ts';
 import { DeliveryLog } from './delivery-log.ts';
-import { DeliveryWorker } from './delivery-worker.ts';
+import { DeliveryWorker, type DeliveryMetrics } from './delivery-worker.ts';
 import { WebhookDispatcher } from './dispatcher.ts';
 import { announceFinishedJobs } from './job-announcer.ts';
 import { RetrySchedule } from './retry-schedule.ts';
@@ -30,6 +30,8 @@ export interface WebhookProducer {
   policy: AddressPolicy;
   /** The signing secrets, configured or generated (see resolveSigningSecrets). */
   secrets: string[];
+  /** The deliveries queue itself (the API's queue dashboard shows it). */
+  queue: Queue<DeliveryJobData>;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function createWebhookProducer(deps: WebhookServiceDeps): Promise<W
     log,
     policy: new AddressPolicy(config.webhookAllowCidrs),
     secrets,
+    queue,
     close: () => queue.close(),
   };
 }
@@ -59,7 +62,7 @@ export async function createWebhookProducer(deps: WebhookServiceDeps): Promise<W
  * are written) plus the delivery consumer on its own queue and connection, so slow receivers
  * never hold up inference.
  */
-export async function startWebhookDelivery(deps: WebhookServiceDeps & { connection: Redis }): Promise<WebhookProducer> {
+export async function startWebhookDelivery(deps: WebhookServiceDeps & { connection: Redis; metrics?: DeliveryMetrics }): Promise<WebhookProducer> {
   const { config, keys, logger } = deps;
   const producer = await createWebhookProducer(deps);
   const worker = new DeliveryWorker({
@@ -71,6 +74,7 @@ export async function startWebhookDelivery(deps: WebhookServiceDeps & { connecti
     secrets: producer.secrets,
     logger: logger.child({ component: 'webhooks' }),
     concurrency: config.webhookConcurrency,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
   worker.start();
   return {

@@ -7,6 +7,19 @@ export interface AuthenticateOptions {
   keyring: Keyring;
 }
 
+function bearerKey(header: string): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+}
+
+/** HTTP Basic with the key as the password, so a browser can open the queue dashboard. */
+function basicPassword(header: string): string | undefined {
+  const encoded = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header)?.[1];
+  if (!encoded) return undefined;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon >= 0 && colon < decoded.length - 1 ? decoded.slice(colon + 1) : undefined;
+}
+
 const OPEN_PRINCIPAL = { tenant: DEFAULT_TENANT, scopes: new Set<Scope>(['jobs', 'admin']) };
 
 /**
@@ -21,10 +34,11 @@ export function authenticate({ keyring }: AuthenticateOptions): MiddlewareHandle
       return next();
     }
     const header = c.req.header('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    c.header('WWW-Authenticate', 'Bearer realm="inferq"');
-    if (!match) throw new InferqError('UNAUTHORIZED', header ? 'the Authorization header must be "Bearer <key>"' : 'send your API key as "Authorization: Bearer <key>"');
-    const principal = keyring.authenticate(match[1] as string);
+    const key = bearerKey(header) ?? basicPassword(header);
+    // Browsers on /admin are offered Basic (key as password); API clients see the Bearer challenge.
+    c.header('WWW-Authenticate', c.req.path.startsWith('/admin') ? 'Basic realm="inferq admin", charset="UTF-8"' : 'Bearer realm="inferq"');
+    if (!key) throw new InferqError('UNAUTHORIZED', header ? 'the Authorization header must be "Bearer <key>"' : 'send your API key as "Authorization: Bearer <key>"');
+    const principal = keyring.authenticate(key);
     if (!principal) throw new InferqError('UNAUTHORIZED', 'the API key is not valid');
     c.res.headers.delete('WWW-Authenticate');
     c.set('principal', principal);

@@ -1,10 +1,11 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import { InferqError } from '@inferq/core/errors';
 import type { AppEnv } from '../app-env.ts';
 import { IMAGE_CONTENT_TYPE, imageBody } from '../middleware/image-body.ts';
 import { jsonBody } from '../middleware/json-body.ts';
 import { imageUploadQuerySchema, jobRequestSchema, type JobRequest } from '../services/job-request-schema.ts';
-import type { JobService } from '../services/job-service.ts';
+import type { BulkItem, JobService } from '../services/job-service.ts';
 import { isFinished } from '../services/job-view.ts';
 import { parseWait } from './wait-query.ts';
 
@@ -13,6 +14,7 @@ export interface JobsRoutesOptions {
   maxBodyBytes: number;
   maxTtlSeconds: number;
   maxLongPollSeconds: number;
+  maxJobsPerBulk: number;
 }
 
 const pollUrl = (jobId: string) => `/v1/jobs/${encodeURIComponent(jobId)}`;
@@ -34,6 +36,23 @@ export function jobsRoutes(options: JobsRoutesOptions) {
       c.header('Location', url);
       if (!created) c.header('Idempotent-Replayed', 'true');
       return c.json({ ...job, poll_url: url }, 202);
+    })
+    .post('/bulk', jsonBody({ maxBytes: options.maxBodyBytes, schema: z.strictObject({ jobs: z.array(z.unknown()).min(1) }) }), async (c) => {
+      const { jobs: raw } = c.get('body') as { jobs: unknown[] };
+      if (raw.length > options.maxJobsPerBulk) {
+        throw new InferqError('TOO_MANY_JOBS', `the call carries ${raw.length} jobs; at most ${options.maxJobsPerBulk} are allowed (INFERQ_MAX_JOBS_PER_BULK)`, {
+          details: { jobs: raw.length, max_jobs: options.maxJobsPerBulk },
+        });
+      }
+      // Each job is checked against the same schema as a single submit, and fails alone.
+      const parsed = raw.map((item) => schema.safeParse(item));
+      const valid = parsed.flatMap((p, index) => (p.success ? [{ index, request: p.data }] : []));
+      const submitted = await jobs.submitMany(valid.map((v) => v.request), c.get('requestId'), c.get('principal').tenant);
+      const items: (BulkItem | undefined)[] = parsed.map((p) =>
+        p.success ? undefined : { error: { code: 'INVALID_REQUEST', message: p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') } },
+      );
+      valid.forEach((v, i) => (items[v.index] = submitted[i]));
+      return c.json({ jobs: items }, 202);
     })
     .get('/:id', async (c) => {
       const waitSeconds = parseWait(c.req.query('wait'), options.maxLongPollSeconds);

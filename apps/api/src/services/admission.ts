@@ -25,7 +25,7 @@ export const DEFAULT_PRIORITY = 5;
 const CLASS_WIDTH = 200_000;
 
 const COUNT_IN = `
-local n = redis.call('INCR', KEYS[1])
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], 3600000)
 return n`;
 
@@ -53,13 +53,16 @@ export class Admission {
     });
   }
 
-  /** The BullMQ priority for a job, and the backlog counter it was counted in (to decrement when it ends). */
-  async placement(model: string, tenant: string, priorityClass: number): Promise<{ priority: number; backlogKey?: string }> {
+  /**
+   * BullMQ priorities for `count` jobs of one tenant, model and class, and the backlog counter
+   * they were counted in (decremented as each ends). One Redis call, whatever the count.
+   */
+  async placements(model: string, tenant: string, priorityClass: number, count: number): Promise<{ priority: number; backlogKey?: string }[]> {
     const base = (priorityClass - 1) * CLASS_WIDTH + 1;
-    if (!this.options.fair) return { priority: base };
+    if (!this.options.fair) return Array.from({ length: count }, () => ({ priority: base }));
     const backlogKey = this.options.keys.tenantBacklog(model, tenant);
-    const queued = Math.max(0, ((await this.options.redis.eval(COUNT_IN, 1, backlogKey)) as number) - 1);
-    return { priority: base + Math.min(queued, CLASS_WIDTH - 1), backlogKey };
+    const after = (await this.options.redis.eval(COUNT_IN, 1, backlogKey, count)) as number;
+    return Array.from({ length: count }, (_, i) => ({ priority: base + Math.min(Math.max(0, after - count + i), CLASS_WIDTH - 1), backlogKey }));
   }
 
   private async depth(model: string): Promise<number> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Queue } from 'bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
 import type { Config } from '@inferq/core/config';
-import { InferqError } from '@inferq/core/errors';
+import { InferqError, type ErrorBody } from '@inferq/core/errors';
 import { newJobId, parseJobId, tenantTag } from '@inferq/core/job-id';
 import type { FinishedJobRecord, JobPayload, QueuePayload } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
@@ -24,6 +24,16 @@ export interface SubmittedJob {
   model_version: string;
   created_at: string;
 }
+
+interface Prepared {
+  job: SubmittedJob;
+  payload: JobPayload;
+  manifest: ModelManifest;
+  priorityClass: number;
+}
+
+/** One entry of a bulk submit's answer, in request order: the job, or why it was refused. */
+export type BulkItem = (SubmittedJob & { poll_url: string }) | { error: ErrorBody };
 
 interface IdempotencyRecord {
   job: SubmittedJob;
@@ -63,6 +73,8 @@ export interface JobServiceDeps {
   completions: CompletionListener;
   webhooks: WebhookProducer;
   admission: Admission;
+  /** Counts submits (traffic split by version) and cancellations for /metrics. */
+  metrics?: { jobSubmitted(model: string, version: string): void; jobCanceled(model: string, version: string): void };
 }
 
 /** Submit, read, long-poll and cancel jobs. Every method is stateless: all state is in Redis. */
@@ -75,17 +87,15 @@ export class JobService {
     return queue;
   }
 
-  /** Returns the job and whether this call created it (false: an idempotent replay). */
-  async submit(request: JobRequest, idempotencyKey: string | undefined, requestId: string, tenant: string): Promise<{ job: SubmittedJob; created: boolean }> {
-    const { config, keys } = this.deps;
+  /** Validates a request against its model and builds the job and its payload; nothing touches Redis. */
+  private async prepare(request: JobRequest, requestId: string, tenant: string, now: number): Promise<Prepared> {
+    const { config } = this.deps;
     const version = this.deps.catalog.resolveVersion(request.model, request.version);
     const manifest = version.manifest as ModelManifest;
     const validated = request.image
       ? { inputs: [], response: 'prediction' as const, image: await this.checkImage(manifest, request.image.data) }
       : validateModelInput(manifest, request, config.maxRowsPerJob);
     if (request.webhook) assertWebhookUrl(request.webhook.url, this.deps.webhooks.policy);
-    await guardRedis(() => this.deps.admission.checkDepth(request.model, manifest));
-    const now = Date.now();
     const job: SubmittedJob = {
       job_id: newJobId(request.model, tenant),
       status: 'queued',
@@ -93,6 +103,40 @@ export class JobService {
       model_version: version.version,
       created_at: new Date(now).toISOString(),
     };
+    const payload: JobPayload = {
+      inputs: validated.inputs,
+      response: validated.response,
+      ...('image' in validated ? { image: validated.image } : {}),
+      ...(request.include_outputs ? { include_outputs: true } : {}),
+      ttl_ms: (request.ttl_seconds ?? config.resultTtlSeconds) * 1000,
+      created_at: now,
+      ...(request.metadata ? { metadata: request.metadata } : {}),
+      request_id: requestId,
+      tenant,
+      ...(request.deadline_seconds ? { deadline_at: now + request.deadline_seconds * 1000 } : {}),
+      ...(request.webhook ? { webhook: request.webhook } : {}),
+    };
+    return { job, payload, manifest, priorityClass: request.priority ?? DEFAULT_PRIORITY };
+  }
+
+  private jobOptions(prepared: Prepared, priority: number): JobsOptions {
+    return {
+      jobId: prepared.job.job_id,
+      timestamp: prepared.payload.created_at,
+      priority,
+      attempts: this.deps.config.jobAttempts,
+      backoff: { type: 'exponential', delay: 500 },
+      removeOnComplete: true,
+      removeOnFail: true,
+    };
+  }
+
+  /** Returns the job and whether this call created it (false: an idempotent replay). */
+  async submit(request: JobRequest, idempotencyKey: string | undefined, requestId: string, tenant: string): Promise<{ job: SubmittedJob; created: boolean }> {
+    const { config, keys } = this.deps;
+    const prepared = await this.prepare(request, requestId, tenant, Date.now());
+    const { job, payload } = prepared;
+    await guardRedis(() => this.deps.admission.checkDepth(request.model, prepared.manifest));
     return guardRedis(async () => {
       let idempotencyRedisKey: string | undefined;
       if (idempotencyKey !== undefined) {
@@ -108,39 +152,60 @@ export class JobService {
           return { job: previous.job, created: false };
         }
       }
-      const placement = await this.deps.admission.placement(request.model, tenant, request.priority ?? DEFAULT_PRIORITY);
-      const payload: JobPayload = {
-        inputs: validated.inputs,
-        response: validated.response,
-        ...('image' in validated ? { image: validated.image } : {}),
-        ...(request.include_outputs ? { include_outputs: true } : {}),
-        ttl_ms: (request.ttl_seconds ?? config.resultTtlSeconds) * 1000,
-        created_at: now,
-        ...(request.metadata ? { metadata: request.metadata } : {}),
-        request_id: requestId,
-        tenant,
-        ...(request.deadline_seconds ? { deadline_at: now + request.deadline_seconds * 1000 } : {}),
-        ...(placement.backlogKey ? { backlog_key: placement.backlogKey } : {}),
-        ...(request.webhook ? { webhook: request.webhook } : {}),
-      };
+      const [placement] = await this.deps.admission.placements(request.model, tenant, prepared.priorityClass, 1);
+      if (placement?.backlogKey) payload.backlog_key = placement.backlogKey;
       try {
-        await this.queueFor(request.model).add(version.version, payload, {
-          jobId: job.job_id,
-          timestamp: now,
-          priority: placement.priority,
-          attempts: config.jobAttempts,
-          backoff: { type: 'exponential', delay: 500 },
-          removeOnComplete: true,
-          removeOnFail: true,
-        });
+        await this.queueFor(request.model).add(job.model_version, payload, this.jobOptions(prepared, placement?.priority ?? 1));
       } catch (error) {
         // The key must not point at a job that was never enqueued: a retry should enqueue it.
         if (idempotencyRedisKey) await this.deps.redis.del(idempotencyRedisKey).catch(() => undefined);
-        if (placement.backlogKey) await this.deps.redis.decr(placement.backlogKey).catch(() => undefined);
+        if (placement?.backlogKey) await this.deps.redis.decr(placement.backlogKey).catch(() => undefined);
         throw error;
       }
+      this.deps.metrics?.jobSubmitted(job.model, job.model_version);
       return { job, created: true };
     });
+  }
+
+  /**
+   * Submits many jobs in one call: each is validated on its own (a bad one gets its error in
+   * its place, the others go ahead), and each model's jobs are added in one round trip.
+   */
+  async submitMany(requests: JobRequest[], requestId: string, tenant: string): Promise<BulkItem[]> {
+    const now = Date.now();
+    const items: BulkItem[] = [];
+    const byModel = new Map<string, { index: number; prepared: Prepared }[]>();
+    for (const [index, request] of requests.entries()) {
+      try {
+        const prepared = await this.prepare(request, requestId, tenant, now);
+        await guardRedis(() => this.deps.admission.checkDepth(request.model, prepared.manifest));
+        const list = byModel.get(request.model) ?? [];
+        list.push({ index, prepared });
+        byModel.set(request.model, list);
+        items[index] = { ...prepared.job, poll_url: `/v1/jobs/${encodeURIComponent(prepared.job.job_id)}` };
+      } catch (error) {
+        if (!(error instanceof InferqError)) throw error;
+        items[index] = { error: error.toBody() };
+      }
+    }
+    await guardRedis(async () => {
+      for (const [model, list] of byModel) {
+        const bulk: { name: string; data: JobPayload; opts: JobsOptions }[] = [];
+        // One backlog count per model and priority class covers every job of this call.
+        for (const priorityClass of new Set(list.map((l) => l.prepared.priorityClass))) {
+          const same = list.filter((l) => l.prepared.priorityClass === priorityClass);
+          const placements = await this.deps.admission.placements(model, tenant, priorityClass, same.length);
+          same.forEach(({ prepared }, i) => {
+            const placement = placements[i] ?? { priority: 1 };
+            if (placement.backlogKey) prepared.payload.backlog_key = placement.backlogKey;
+            bulk.push({ name: prepared.job.model_version, data: prepared.payload, opts: this.jobOptions(prepared, placement.priority) });
+          });
+        }
+        await this.queueFor(model).addBulk(bulk);
+        for (const { prepared } of list) this.deps.metrics?.jobSubmitted(model, prepared.job.model_version);
+      }
+    });
+    return items;
   }
 
   /** Checks format and size from the header only; the worker decodes. Returns canonical base64. */
@@ -259,6 +324,7 @@ export class JobService {
       await pipeline.exec();
       // No worker ever sees a canceled job, so its job.canceled event is queued here.
       if (data.webhook) await this.deps.webhooks.announce([{ record, webhook: data.webhook }]);
+      this.deps.metrics?.jobCanceled(record.model, record.model_version);
       return record;
     });
   }

@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { BATCH_STATUSES } from '@inferq/batch/batch-record';
+import { scheduleSchema } from '@inferq/batch/schedule';
+import { ERROR_CATALOGUE } from '@inferq/core/errors';
+import { JOB_STATUSES } from '@inferq/core/job-types';
+import { TENSOR_DATATYPES } from '@inferq/core/tensor';
+import { WEBHOOK_EVENT_TYPES } from '@inferq/webhooks/events';
+
+/**
+ * The shapes the API answers with, for the OpenAPI document only (requests are described by the
+ * zod schemas that validate them). Field comments live in README's HTTP API table.
+ */
+
+const timestamp = z.string().meta({ format: 'date-time' });
+
+export const errorBodySchema = z.object({
+  code: z.enum(Object.keys(ERROR_CATALOGUE) as [string, ...string[]]).meta({ description: 'Stable code to branch on; see docs/errors.md.' }),
+  message: z.string().meta({ description: 'For people; may change.' }),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const errorEnvelopeSchema = z.object({ error: errorBodySchema });
+
+const v2Tensor = z.object({
+  name: z.string(),
+  datatype: z.enum(TENSOR_DATATYPES),
+  shape: z.array(z.number().int()),
+  data: z.array(z.unknown()),
+});
+
+export const submittedJobSchema = z.object({
+  job_id: z.string(),
+  status: z.literal('queued'),
+  model: z.string(),
+  model_version: z.string(),
+  created_at: timestamp,
+  poll_url: z.string(),
+});
+
+export const bulkJobsSchema = z.object({
+  jobs: z.array(z.union([submittedJobSchema, z.object({ error: errorBodySchema })])).meta({ description: 'One entry per requested job, in request order.' }),
+});
+
+export const jobSchema = z.object({
+  job_id: z.string(),
+  status: z.enum(JOB_STATUSES),
+  model: z.string(),
+  model_version: z.string(),
+  created_at: timestamp,
+  started_at: timestamp.nullable(),
+  finished_at: timestamp.nullable(),
+  timings: z.object({ queue_ms: z.number(), inference_ms: z.number(), total_ms: z.number() }).nullable(),
+  batch_size: z.number().int().nullable().meta({ description: 'Rows in the session.run the job was part of.' }),
+  result: z
+    .union([z.object({ outputs: z.array(v2Tensor) }), z.record(z.string(), z.unknown())])
+    .optional()
+    .meta({ description: 'V2 outputs for tensor requests; the model\'s post-processed prediction (or {predictions: [...]}) otherwise.' }),
+  error: errorBodySchema.optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  expires_at: timestamp.optional(),
+});
+
+const deliveryAttemptSchema = z.object({
+  attempt: z.number().int(),
+  at: timestamp,
+  status_code: z.number().int().nullable(),
+  latency_ms: z.number(),
+  error: z.string().nullable(),
+  next_attempt_at: timestamp.nullable(),
+});
+
+export const deliverySchema = z.object({
+  delivery_id: z.string().meta({ description: 'Also the webhook-id header, the same on every attempt.' }),
+  event: z.enum(WEBHOOK_EVENT_TYPES),
+  url: z.string(),
+  created_at: timestamp,
+  state: z.enum(['pending', 'retrying', 'succeeded', 'failed']),
+  attempts_made: z.number().int(),
+  next_attempt_at: timestamp.nullable(),
+  redelivery_of: z.string().optional(),
+  attempts: z.array(deliveryAttemptSchema).optional(),
+});
+
+export const deliveriesSchema = z.object({ job_id: z.string(), deliveries: z.array(deliverySchema) });
+
+export const batchSchema = z.object({
+  batch_id: z.string(),
+  status: z.enum(BATCH_STATUSES),
+  model: z.string(),
+  model_version: z.string(),
+  total: z.number().int(),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+  canceled: z.number().int(),
+  pending: z.number().int(),
+  percent: z.number(),
+  created_at: timestamp,
+  started_at: timestamp.nullable(),
+  finished_at: timestamp.nullable(),
+  timings: z.object({ ingest_ms: z.number().nullable(), total_ms: z.number().nullable() }),
+  poll_url: z.string().optional(),
+  results_url: z.string(),
+  expires_at: timestamp.nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+export const scheduleViewSchema = scheduleSchema.extend({ name: z.string(), next_run_at: timestamp.nullable() });
+export const scheduleListSchema = z.object({ schedules: z.array(scheduleViewSchema) });
+
+const tensorSpecSchema = z.object({ name: z.string(), datatype: z.enum(TENSOR_DATATYPES), shape: z.array(z.number().int()), description: z.string().optional() });
+
+export const modelSchema = z.object({
+  name: z.string(),
+  default_version: z.string().nullable(),
+  versions: z.array(
+    z.object({
+      version: z.string(),
+      state: z.enum(['loaded', 'available', 'refused']),
+      reason: z.string().optional(),
+      description: z.string().nullable(),
+      task: z.string().nullable(),
+      inputs: z.array(tensorSpecSchema),
+      outputs: z.array(tensorSpecSchema),
+      features: z.array(z.string()).nullable(),
+      labels: z.array(z.string()).nullable(),
+      batching: z.object({ max_batch_size: z.number().int(), max_wait_ms: z.number() }).nullable(),
+      sha256: z.string().nullable(),
+      workers: z.object({
+        ready: z.number().int(),
+        loading: z.number().int(),
+        failed: z.array(z.object({ worker_id: z.string(), reason: z.string().nullable() })),
+        execution_providers: z.array(z.string()),
+      }),
+    }),
+  ),
+});
+
+export const modelListSchema = z.object({ models: z.array(modelSchema) });
+
+export const healthSchema = z.object({ status: z.literal('ok') });
+export const readinessSchema = z.object({
+  status: z.enum(['ready', 'not_ready']),
+  redis: z.enum(['ok', 'unreachable']),
+  models: z.number().int(),
+  auth: z.string().optional(),
+});
