@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RISKY_TRANSACTION } from './lib/demo-requests.ts';
 import { hasRedisServer, REDIS_INSTALL_HINT, startLocalRedis, type LocalRedis } from './lib/local-redis.ts';
 import { describeExit, spawnService, waitForHttpOk, type ServiceProcess } from './lib/service-process.ts';
 
@@ -50,19 +51,7 @@ function rejectAfter(ms: number, message: string): Promise<never> {
 }
 
 function banner(baseUrl: string): string {
-  const body = JSON.stringify({
-    model: 'fraud-risk',
-    features: {
-      amount: 2500,
-      hour_of_day: 3,
-      merchant_risk: 0.9,
-      account_age_days: 10,
-      txn_count_24h: 20,
-      distance_from_home_km: 900,
-      is_foreign: 1,
-      card_present: 0,
-    },
-  });
+  const body = JSON.stringify({ model: 'fraud-risk', features: RISKY_TRANSACTION });
   return [
     '',
     `inferq is ready at ${baseUrl}${redis ? `  (private Redis ${redis.url}, data in .inferq/redis)` : ''}`,

@@ -14,22 +14,13 @@ import { createLogger } from '../../packages/core/src/logger.ts';
 import { startLocalRedis, type LocalRedis } from '../../scripts/lib/local-redis.ts';
 import { SAFE_TRANSACTION } from '../support/http.ts';
 import { REPO_ROOT, testModelDir } from '../support/services.ts';
+import { sample } from '../support/prometheus.ts';
 
 const TENANT_KEY = 'key-aaaaaaaa';
 const ADMIN_KEY = 'admin-key-bbbbbbbb';
 const tenant = { authorization: `Bearer ${TENANT_KEY}` };
 const admin = { authorization: `Bearer ${ADMIN_KEY}` };
 
-/** One sample's value from Prometheus text, e.g. sample(text, 'inferq_queue_jobs', {model: 'x', state: 'waiting'}). */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const have = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(match[3]);
-  }
-  return undefined;
-}
 
 // The API without a server (app.request()) against a real Redis, with keys configured and no worker:
 // jobs stay queued, so queue depth is known exactly.

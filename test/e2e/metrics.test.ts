@@ -6,17 +6,8 @@ import { freePort } from '../../scripts/lib/local-redis.ts';
 import { lookupInput, request, RISKY_TRANSACTION, SAFE_TRANSACTION, submitAndWait } from '../support/http.ts';
 import { copyModel, startService, startStack, testModelDir, type Stack } from '../support/services.ts';
 import { WebhookReceiver } from '../support/webhook-receiver.ts';
+import { sample } from '../support/prometheus.ts';
 
-/** One sample's value from Prometheus text; undefined when no series has those labels. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const have = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(match[3]);
-  }
-  return undefined;
-}
 
 async function scrape(base: string): Promise<string> {
   const res = await fetch(`${base}/metrics`);

@@ -14,17 +14,7 @@ export async function request<T = any>(baseUrl: string, method: string, path: st
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
 
-/** A transaction that the demo fraud model scores as risky. */
-export const RISKY_TRANSACTION = {
-  amount: 2500,
-  hour_of_day: 3,
-  merchant_risk: 0.9,
-  account_age_days: 10,
-  txn_count_24h: 20,
-  distance_from_home_km: 900,
-  is_foreign: 1,
-  card_present: 0,
-};
+export { RISKY_TRANSACTION } from '../../scripts/lib/demo-requests.ts';
 
 export const SAFE_TRANSACTION = {
   amount: 25,

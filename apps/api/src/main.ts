@@ -1,16 +1,8 @@
 import { serve } from '@hono/node-server';
-import { ConfigError, loadConfig, type Config } from '@inferq/core/config';
-import { createLogger } from '@inferq/core/logger';
+import { configureProcess } from '@inferq/core/process-start';
 import { startApiService, type ApiService } from './api-service.ts';
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (error) {
-  console.error(error instanceof ConfigError ? error.message : error);
-  process.exit(2);
-}
-const logger = createLogger({ level: config.logLevel, pretty: config.logPretty, bindings: { service: 'api' } });
+const { config, logger } = configureProcess('api');
 
 let service: ApiService;
 try {

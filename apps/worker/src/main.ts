@@ -1,15 +1,7 @@
-import { ConfigError, loadConfig, type Config } from '@inferq/core/config';
-import { createLogger } from '@inferq/core/logger';
+import { configureProcess } from '@inferq/core/process-start';
 import { startWorkerService, type WorkerService } from './worker-service.ts';
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (error) {
-  console.error(error instanceof ConfigError ? error.message : error);
-  process.exit(2);
-}
-const logger = createLogger({ level: config.logLevel, pretty: config.logPretty, bindings: { service: 'worker' } });
+const { config, logger } = configureProcess('worker');
 
 let service: WorkerService;
 try {
