@@ -8,7 +8,7 @@ import type { Redis } from '@inferq/core/redis-connection';
  * waits, however many are held.
  */
 export class CompletionListener {
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new Map<string, Set<(notified: boolean) => void>>();
 
   private constructor(private readonly subscriber: Redis) {}
 
@@ -23,25 +23,26 @@ export class CompletionListener {
   }
 
   /**
-   * Resolves when `jobId` is reported finished, after `timeoutMs`, or when `signal` aborts.
-   * Register before re-reading the job's state, so a finish between the two is not missed.
+   * Resolves true when `jobId` is reported finished, false after `timeoutMs` or when `signal`
+   * aborts. Register before reading the job's state, so a finish between the two is not missed.
    */
-  waitFor(jobId: string, timeoutMs: number, signal?: AbortSignal): { done: Promise<void>; cancel: () => void } {
+  waitFor(jobId: string, timeoutMs: number, signal?: AbortSignal): { done: Promise<boolean>; cancel: () => void } {
     let cancel = () => {};
-    const done = new Promise<void>((resolve) => {
+    const done = new Promise<boolean>((resolve) => {
       const set = this.waiters.get(jobId) ?? new Set();
       this.waiters.set(jobId, set);
-      const finish = () => {
+      const finish = (notified: boolean) => {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', finish);
+        signal?.removeEventListener('abort', aborted);
         set.delete(finish);
         if (set.size === 0 && this.waiters.get(jobId) === set) this.waiters.delete(jobId);
-        resolve();
+        resolve(notified);
       };
-      const timer = setTimeout(finish, timeoutMs);
-      signal?.addEventListener('abort', finish, { once: true });
+      const aborted = () => finish(false);
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      signal?.addEventListener('abort', aborted, { once: true });
       set.add(finish);
-      cancel = finish;
+      cancel = () => finish(false);
     });
     return { done, cancel };
   }
@@ -49,7 +50,7 @@ export class CompletionListener {
   private notify(jobId: string): void {
     const set = this.waiters.get(jobId);
     if (!set) return;
-    for (const finish of [...set]) finish();
+    for (const finish of [...set]) finish(true);
   }
 
   get waiting(): number {
@@ -59,7 +60,7 @@ export class CompletionListener {
   }
 
   async close(): Promise<void> {
-    for (const set of this.waiters.values()) for (const finish of [...set]) finish();
+    for (const set of this.waiters.values()) for (const finish of [...set]) finish(false);
     await this.subscriber.quit().catch(() => this.subscriber.disconnect());
   }
 }

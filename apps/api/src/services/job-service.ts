@@ -242,11 +242,7 @@ export class JobService {
     if (failed || !replies) throw redisUnavailable(failed ?? new Error('pipeline was discarded'));
     const [name, timestamp, processedOn] = (replies[0]?.[1] ?? []) as (string | null)[];
     const result = replies[1]?.[1] as string | null;
-    if (result) {
-      const record = JSON.parse(result) as FinishedJobRecord;
-      if (record.tenant !== undefined && record.tenant !== tenant) throw notFound(jobId);
-      return record;
-    }
+    if (result) return this.owned(JSON.parse(result) as FinishedJobRecord, tenant);
     if (timestamp && name) {
       return {
         job_id: jobId,
@@ -264,18 +260,33 @@ export class JobService {
   }
 
   /** Holds until the job finishes or `waitMs` passes; no polling of Redis while it waits. */
+  /**
+   * Holds until the job finishes or `waitMs` passes, with no polling of Redis meanwhile: one read
+   * before waiting and, once woken by the job's end, one read of its result.
+   */
   async waitFor(jobId: string, tenant: string, waitMs: number, signal?: AbortSignal): Promise<JobView> {
-    let view = await this.get(jobId, tenant);
-    if (isFinished(view) || waitMs <= 0) return view;
+    if (waitMs <= 0) return this.get(jobId, tenant);
+    this.ownJob(jobId, tenant);
+    // Registered before the read, so a finish between the two is not missed.
     const waiter = this.deps.completions.waitFor(jobId, waitMs, signal);
+    let notified = false;
     try {
-      view = await this.get(jobId, tenant);
+      const view = await this.get(jobId, tenant);
       if (isFinished(view)) return view;
-      await waiter.done;
+      notified = await waiter.done;
     } finally {
       waiter.cancel();
     }
+    if (notified) {
+      const finished = await guardRedis(() => this.deps.redis.get(this.deps.keys.result(jobId)));
+      if (finished) return this.owned(JSON.parse(finished) as FinishedJobRecord, tenant);
+    }
     return this.get(jobId, tenant);
+  }
+
+  private owned(record: FinishedJobRecord, tenant: string): FinishedJobRecord {
+    if (record.tenant !== undefined && record.tenant !== tenant) throw notFound(record.job_id);
+    return record;
   }
 
   async cancel(jobId: string, tenant: string): Promise<FinishedJobRecord> {
