@@ -46,7 +46,8 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function loadVersion(name: string, version: string, dir: string, verify: boolean): Promise<ModelVersionEntry> {
+/** Checks one version directory: manifest, artifact, sha256 (when `verify`). Never throws: a bad one comes back refused. */
+export async function checkVersion(name: string, version: string, dir: string, verify = true): Promise<ModelVersionEntry> {
   const refused = (reason: string, manifest?: ModelManifest, artifactPath?: string): ModelVersionEntry => ({
     name, version, dir, manifest, artifactPath, state: 'refused', reason,
   });
@@ -108,7 +109,7 @@ export async function loadModelRepository(root: string, options: LoadRepositoryO
   const names = (await subdirectories(root)).filter((n) => MODEL_NAME_PATTERN.test(n) && (!only || only.has(n))).sort();
   for (const name of names) {
     const versionNames = (await subdirectories(path.join(root, name))).filter((v) => MODEL_VERSION_PATTERN.test(v)).sort(compareVersions);
-    const versions = await Promise.all(versionNames.map((v) => loadVersion(name, v, path.join(root, name, v), verify)));
+    const versions = await Promise.all(versionNames.map((v) => checkVersion(name, v, path.join(root, name, v), verify)));
     if (versions.length > 0) models.set(name, { name, versions });
   }
   if (only) {
@@ -116,6 +117,11 @@ export async function loadModelRepository(root: string, options: LoadRepositoryO
     if (missing.length > 0) throw new Error(`INFERQ_MODELS names models not in ${root}: ${missing.join(', ')}`);
   }
   return models;
+}
+
+/** A model's version directory names, oldest to newest (nothing is read or hashed). */
+export async function listVersions(root: string, name: string): Promise<string[]> {
+  return (await subdirectories(path.join(root, name))).filter((v) => MODEL_VERSION_PATTERN.test(v)).sort(compareVersions);
 }
 
 /** The newest available version: what a job that names no version runs on. */
