@@ -18,7 +18,7 @@ const COLS = 4;
 /** Slow branch: each input row becomes SLOW_ROWS rows of SLOW_WIDTH, multiplied SLOW_LAYERS times. */
 const SLOW_ROWS = 1024;
 const SLOW_WIDTH = 256;
-const SLOW_LAYERS = 32;
+const SLOW_LAYERS = 64;
 
 export interface BuiltCanary {
   written: WrittenModel;
