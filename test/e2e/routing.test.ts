@@ -226,4 +226,31 @@ describe('versions and routing (redis + api + worker processes)', () => {
     assert.deepEqual([stack.api.child.pid, ...stack.workers.map((w) => w.child.pid)], pids);
     assert.ok([stack.api, ...stack.workers].every((p) => p.child.exitCode === null), 'no process restarted');
   });
+
+  test('unloading a version drains its queued jobs first; a version the policy uses cannot be unloaded', async () => {
+    const inUse = await request(stack.baseUrl, 'DELETE', '/v1/models/fraud-risk/versions/3');
+    assert.equal(inUse.status, 409);
+    assert.equal(inUse.body.error.code, 'VERSION_IN_USE');
+    assert.equal((await request(stack.baseUrl, 'DELETE', '/v1/models/fraud-risk/versions/9')).status, 404);
+
+    const bulk = await request(stack.baseUrl, 'POST', '/v1/jobs/bulk', { jobs: Array.from({ length: 200 }, (_, i) => ({ model: 'fraud-risk', version: '1', features: { ...SAFE_TRANSACTION, amount: i } })) });
+    assert.equal(bulk.status, 202);
+    const unload = await request(stack.baseUrl, 'DELETE', '/v1/models/fraud-risk/versions/1');
+    assert.equal(unload.status, 202);
+    assert.equal(unload.body.status, 'draining');
+    const refusedNow = await request(stack.baseUrl, 'POST', '/v1/jobs', { model: 'fraud-risk', version: '1', features: SAFE_TRANSACTION });
+    assert.equal(refusedNow.status, 409, 'no new jobs for a version being unloaded');
+    assert.equal(refusedNow.body.error.code, 'MODEL_VERSION_UNAVAILABLE');
+    const finished = await Promise.all(bulk.body.jobs.map((j: { job_id: string }) => wait(j.job_id)));
+    assert.ok(finished.every((j) => j.body.status === 'succeeded' && j.body.model_version === '1'), 'every job queued before the unload ran on its version');
+    const gone = await until('version 1 to be unloaded by the worker', async () => {
+      const model = await request(stack.baseUrl, 'GET', '/v1/models/fraud-risk');
+      const v1 = model.body.versions.find((v: { version: string }) => v.version === '1');
+      return v1.state === 'unloaded' && v1.workers.ready === 0 ? v1 : undefined;
+    });
+    assert.equal(gone.reason, 'unloaded by an operator');
+    assert.ok(stack.workers[0]?.lines.some((l) => l.includes('"msg":"model version unloaded"') && l.includes('"version":"1"')));
+    const served = await submitAndWait(stack.baseUrl, { model: 'fraud-risk', features: SAFE_TRANSACTION });
+    assert.equal(served.body.status, 'succeeded', 'the other versions keep serving');
+  });
 });

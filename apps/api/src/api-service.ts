@@ -65,10 +65,13 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   const modelsChanged = keys.modelsChangedChannel();
   control.on('message', (channel: string, message: string) => {
     if (channel !== modelsChanged) return;
-    const { model } = JSON.parse(message) as { model: string };
+    const { model, version, state } = JSON.parse(message) as { model: string; version: string; state: string };
+    if (state === 'unloading') return catalog.markUnloaded(model, version);
+    if (state === 'unloaded') return;
     void catalog.rescan(model, logger).catch((error: Error) => logger.error({ model, err: error.message }, 'model rescan failed'));
   });
   await control.subscribe(modelsChanged);
+  await catalog.loadUnloaded();
   const routing = await RoutingService.start({ config, redis, subscriber: control, keys, catalog, logger: logger.child({ component: 'routing' }) });
   const metrics = apiMetrics({ catalog, queues, cacheMs: config.metricsCacheMs });
   const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger);

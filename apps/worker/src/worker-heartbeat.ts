@@ -32,6 +32,12 @@ export class WorkerHeartbeat {
     return this.beat();
   }
 
+  /** Forgets a version (unloaded) and publishes the report without it. */
+  remove(model: string, version: string): Promise<void> {
+    this.versions.delete(`${model}\u0000${version}`);
+    return this.beat();
+  }
+
   all(): VersionReport[] {
     return [...this.versions.values()];
   }

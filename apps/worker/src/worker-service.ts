@@ -18,6 +18,9 @@ import { WorkerHeartbeat } from './worker-heartbeat.ts';
 import { HealthRecorder } from './health-recorder.ts';
 import { HotLoader } from './hot-loader.ts';
 import { ShadowLog } from './shadow-log.ts';
+import { VersionUnloader } from './version-unloader.ts';
+import { Queue } from 'bullmq';
+import type { QueuePayload } from '@inferq/core/job-types';
 import { countFinishedJobs, inferenceRunObserver, sendMetrics, workerMetrics, type WorkerMetrics } from './metrics/worker-metrics.ts';
 
 export interface WorkerService {
@@ -129,7 +132,11 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   let hotLoader: HotLoader | undefined;
   const refusedAtStart: ModelVersionEntry[] = [];
   for (const model of repository.values()) {
+    // Versions an operator unloaded stay unloaded: never loaded again, by this worker or the hot loader.
+    const unloaded = new Set(await redis.smembers(keys.unloading(model.name)));
+    loading.set(model.name, new Set(unloaded));
     for (const entry of model.versions) {
+      if (unloaded.has(entry.version)) continue;
       if (entry.state !== 'available') {
         logger.error({ model: entry.name, version: entry.version, reason: entry.reason }, 'model version refused');
         await refuseVersion(entry);
@@ -160,6 +167,30 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
     },
   });
   for (const entry of refusedAtStart) await hotLoader.noteRefused(entry);
+  const queues = new Map<string, Queue<QueuePayload>>();
+  const unloader = new VersionUnloader({
+    queue: (model) => {
+      const queue = queues.get(model) ?? new Queue<QueuePayload>(keys.modelQueue(model), { connection: redis, prefix: keys.prefix });
+      queues.set(model, queue);
+      return queue;
+    },
+    runners: (model) => served.get(model),
+    dropped: async (model, version) => {
+      const index = runners.findIndex((r) => r.entry.name === model && r.entry.version === version);
+      if (index >= 0) runners.splice(index, 1);
+      await heartbeat.remove(model, version);
+      await announce(model, version, 'unloaded');
+    },
+    logger: logger.child({ component: 'unloader' }),
+  });
+  const modelsChanged = keys.modelsChangedChannel();
+  hotLoaderSubscriber.on('message', (channel: string, message: string) => {
+    if (channel !== modelsChanged) return;
+    const { model, version, state } = JSON.parse(message) as { model: string; version: string; state: string };
+    if (state !== 'unloading') return;
+    loading.get(model)?.add(version);
+    void unloader.unload(model, version);
+  });
   await hotLoader.start();
   if (modelWorkers.length === 0) logger.warn('no model version could be loaded: this worker takes no jobs');
 
@@ -185,6 +216,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
     async stop() {
       // Ticks first: a running tick waits for its batch, which needs the model workers still up.
       hotLoader?.close();
+      await Promise.all([...queues.values()].map((q) => q.close()));
       await schedules.close();
       await Promise.all(modelWorkers.map((w) => w.close()));
       await webhooks.close();

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { resolveFileRef } from './file-ref.ts';
 import { manifestSchema, MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN, type ModelManifest } from './manifest.ts';
 
-export type VersionState = 'available' | 'refused';
+/** `unloaded`: an operator unloaded it (DELETE /v1/models/{name}/versions/{version}); it takes no jobs again. */
+export type VersionState = 'available' | 'refused' | 'unloaded';
 
 /** One `models/<name>/<version>/` directory, checked. */
 export interface ModelVersionEntry {

@@ -17,6 +17,7 @@ import {
   readinessSchema,
   rescanSchema,
   routingStatusSchema,
+  unloadSchema,
   scheduleListSchema,
   scheduleViewSchema,
   submittedJobSchema,
@@ -318,6 +319,16 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         responses: { '200': ok('The routing status under the new policy.', json(ref('schemas', 'RoutingStatus'))), ...adminErrors(400, 404, 409, 413, 415, 422) },
       },
     },
+    '/v1/models/{name}/versions/{version}': {
+      delete: {
+        operationId: 'unloadVersion',
+        tags: ['models'],
+        summary: 'Unload a version, draining its queue first (admin scope)',
+        description: 'No API process routes to the version or accepts jobs pinned to it from now on; each worker drops it once the queue holds none of its jobs. Refused (409 VERSION_IN_USE) while the routing policy still weights, shadows or falls back on it. An unloaded version stays unloaded: serve it again under a new version name.',
+        parameters: [modelName, { name: 'version', in: 'path', required: true, description: 'Version name.', schema: { type: 'string' } }],
+        responses: { '202': ok('Draining.', json(ref('schemas', 'Unload'))), ...adminErrors(404, 409) },
+      },
+    },
     '/v1/models/rescan': {
       post: {
         operationId: 'rescanModels',
@@ -435,6 +446,7 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         RoutingPolicy: inputSchema(routingPolicySchema),
         RoutingStatus: outputSchema(routingStatusSchema),
         Rescan: outputSchema(rescanSchema),
+        Unload: outputSchema(unloadSchema),
         ModelList: outputSchema(modelListSchema),
         Health: outputSchema(healthSchema),
         Readiness: outputSchema(readinessSchema),

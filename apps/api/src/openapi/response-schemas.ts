@@ -149,7 +149,7 @@ export const modelSchema = z.object({
   versions: z.array(
     z.object({
       version: z.string(),
-      state: z.enum(['loaded', 'available', 'refused']),
+      state: z.enum(['loaded', 'available', 'refused', 'unloaded']),
       reason: z.string().optional(),
       description: z.string().nullable(),
       task: z.string().nullable(),
@@ -168,6 +168,8 @@ export const modelSchema = z.object({
     }),
   ),
 });
+
+export const unloadSchema = z.object({ model: z.string(), version: z.string(), status: z.literal('draining') });
 
 export const rescanSchema = z.object({ status: z.literal('requested'), models: z.array(z.string()), workers_notified: z.number().int() });
 

@@ -18,7 +18,7 @@ function describe(model: ModelEntry, reports: Reports) {
       return {
         version: v.version,
         // available: the artifact passed its checks; loaded: at least one live worker serves it.
-        state: v.state === 'refused' ? 'refused' : ready.length > 0 ? 'loaded' : 'available',
+        state: v.state !== 'available' ? v.state : ready.length > 0 ? 'loaded' : 'available',
         ...(v.reason ? { reason: v.reason } : {}),
         description: m?.description ?? null,
         task: m?.task ?? null,

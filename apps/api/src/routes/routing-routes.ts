@@ -27,6 +27,12 @@ export function routingRoutes({ routing, catalog, redis, keys, maxBodyBytes }: R
       const receivers = await guardRedis(() => redis.publish(keys.modelsRescanChannel(), ''));
       return c.json({ status: 'requested', models: catalog.names(), workers_notified: receivers }, 202);
     })
+    // Drains, then drops, a version everywhere: 202 now, the workers finish its queued jobs first.
+    .delete('/:name/versions/:version', admin, async (c) => {
+      const { name, version } = c.req.param();
+      await guardRedis(() => routing.unload(name, version));
+      return c.json({ model: name, version, status: 'draining' as const }, 202);
+    })
     .get('/:name/routing', admin, async (c) => {
       catalog.get(c.req.param('name'));
       return c.json(await guardRedis(() => routing.status(c.req.param('name'))));

@@ -103,6 +103,26 @@ export class RoutingService {
     return this.policy(model);
   }
 
+  /**
+   * Unloads a version: no API process routes or accepts jobs for it from now on, and each worker
+   * drops it once the queue holds none of its jobs (drained first). Refused while the policy
+   * still weights, shadows or falls back on it.
+   */
+  async unload(model: string, version: string): Promise<void> {
+    const { catalog, redis, keys, logger } = this.options;
+    const entry = catalog.get(model);
+    if (!entry.versions.some((v) => v.version === version)) {
+      throw new InferqError('MODEL_VERSION_NOT_FOUND', `model ${model} has no version ${version}`, { details: { model, version, versions: entry.versions.map((v) => v.version) } });
+    }
+    const stored = await this.store.read(model);
+    if (stored && referencedVersions(stored.policy).includes(version)) {
+      throw new InferqError('VERSION_IN_USE', `the routing policy of ${model} still uses version ${version}; change it first`, { details: { version, weights: stored.policy.weights, shadow: stored.policy.shadow ?? null, fallback: stored.policy.fallback ?? null } });
+    }
+    catalog.markUnloaded(model, version);
+    await redis.multi().sadd(keys.unloading(model), version).publish(keys.modelsChangedChannel(), JSON.stringify({ model, version, state: 'unloading' })).exec();
+    logger.info({ model, version }, 'model version unloading: workers drain its jobs, then drop it');
+  }
+
   guardrails(policy: RoutingPolicy): Guardrails {
     return effectiveGuardrails(policy, defaultGuardrails(this.options.config));
   }

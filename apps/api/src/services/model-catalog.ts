@@ -36,7 +36,7 @@ export class ModelCatalog {
     for (const entry of scanned?.versions ?? []) {
       const index = model.versions.findIndex((v) => v.version === entry.version);
       const known = index >= 0 ? model.versions[index] : undefined;
-      if (known?.state === 'available') continue;
+      if (known?.state === 'available' || known?.state === 'unloaded') continue;
       if (known && known.state === entry.state && known.reason === entry.reason) continue;
       if (index >= 0) model.versions[index] = entry;
       else model.versions.push(entry);
@@ -45,6 +45,21 @@ export class ModelCatalog {
     }
     model.versions.sort((a, b) => compareVersions(a.version, b.version));
     return learnt;
+  }
+
+  /** Takes a version out of service in this process: no routing, no pinned jobs, never rescanned back. */
+  markUnloaded(name: string, version: string): void {
+    const entry = this.models.get(name)?.versions.find((v) => v.version === version);
+    if (!entry) return;
+    entry.state = 'unloaded';
+    entry.reason = 'unloaded by an operator';
+  }
+
+  /** Marks every version recorded as unloaded in Redis (at start: another process may have unloaded it). */
+  async loadUnloaded(): Promise<void> {
+    for (const name of this.names()) {
+      for (const version of await this.redis.smembers(this.keys.unloading(name))) this.markUnloaded(name, version);
+    }
   }
 
   /** Versions at least one live worker reports ready. */
@@ -80,7 +95,7 @@ export class ModelCatalog {
       throw new InferqError('MODEL_VERSION_UNAVAILABLE', `model ${name} has no version that loaded`, { details: { model: name } });
     }
     if (entry.state !== 'available') {
-      throw new InferqError('MODEL_VERSION_UNAVAILABLE', `version ${entry.version} of ${name} is refused: ${entry.reason}`, {
+      throw new InferqError('MODEL_VERSION_UNAVAILABLE', `version ${entry.version} of ${name} is ${entry.state}: ${entry.reason}`, {
         details: { model: name, version: entry.version, reason: entry.reason },
       });
     }
