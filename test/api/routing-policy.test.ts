@@ -55,6 +55,9 @@ describe('routing policy: seeded from routing.json, shared by every API process'
     const v2 = versions.filter((v) => v === '2').length;
     // Binomial(400, 0.3): sd ≈ 9.2; 5 sd either side.
     assert.ok(Math.abs(v2 - 120) <= 46, `version 2 got ${v2} of 400`);
+    const batch = await json(a, 'POST', '/v1/batches', { model: 'fraud-risk', rows: [{ features: SAFE_TRANSACTION }] });
+    assert.equal(batch.status, 202, JSON.stringify(batch.body));
+    assert.equal(batch.body.model_version, '1', "a batch runs whole on the policy's stable version, not split by weight");
 
     writeFileSync(path.join(fraud, 'routing.json'), JSON.stringify({ weights: { '1': 100 } }));
     const b = await start();

@@ -80,7 +80,7 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   const admission = new Admission({ redis, keys, catalog, queues, maxQueueDepth: config.maxQueueDepth, fair: !keyring.open });
   const jobs = new JobService({ config, redis, keys, catalog, queues, completions, webhooks, admission, metrics, routing });
   const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
-  const batches = new BatchService({ config, store: batchStore, catalog, queues, completions, webhooks });
+  const batches = new BatchService({ config, store: batchStore, catalog, queues, completions, webhooks, routing });
   const scheduleQueue = new Queue<ScheduledRun>(SCHEDULES_QUEUE, { connection: redis, prefix: keys.prefix });
   const schedules = new ScheduleRegistry(scheduleQueue);
   if (config.schedulesFile) {

@@ -2,7 +2,7 @@ import { readHealth, type VersionHealth } from '@inferq/core/health-window';
 import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
-import { compareVersions } from '@inferq/inference/model-repository';
+import { byWeight } from '@inferq/inference/stable-version';
 import type { PolicyStore } from './policy-store.ts';
 import type { Guardrails, RoutingPolicy, StoredPolicy } from './routing-policy.ts';
 
@@ -15,10 +15,9 @@ export interface Rollback {
 
 /** The stable version (most weight; on a tie, the oldest) and the canaries (every other weighted one). */
 export function stableAndCanaries(policy: RoutingPolicy): { stable: string; canaries: string[] } | undefined {
-  const weighted = Object.entries(policy.weights).filter(([, w]) => w > 0).sort(([a, wa], [b, wb]) => wb - wa || compareVersions(a, b));
-  const stable = weighted[0]?.[0];
-  if (stable === undefined || weighted.length < 2) return undefined;
-  return { stable, canaries: weighted.slice(1).map(([v]) => v) };
+  const [stable, ...canaries] = byWeight(policy.weights);
+  if (stable === undefined || canaries.length === 0) return undefined;
+  return { stable, canaries };
 }
 
 /** Which canaries break the guardrails, given each version's health. Pure, so it is unit-tested. */

@@ -9,6 +9,7 @@ import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
 import { defaultVersion, type ModelVersionEntry } from '@inferq/inference/model-repository';
 import type { ModelCatalog } from '../services/model-catalog.ts';
+import { byWeight } from '@inferq/inference/stable-version';
 import { GuardrailMonitor, stableAndCanaries } from './guardrails.ts';
 import { PolicyCache } from './policy-cache.ts';
 import { PolicyStore } from './policy-store.ts';
@@ -76,6 +77,17 @@ export class RoutingService {
     const fallback = policy.fallback && policy.fallback !== entry.version && catalog.isAvailable(model, policy.fallback) ? policy.fallback : undefined;
     const shadow = policy.shadow && policy.shadow !== entry.version && catalog.isAvailable(model, policy.shadow) ? policy.shadow : undefined;
     return { entry, routed_by: decision?.routed_by ?? 'weight', ...(fallback ? { fallback } : {}), ...(shadow ? { shadow } : {}) };
+  }
+
+  /**
+   * The version a batch runs on: the one it names, else the policy's stable version (most
+   * weight), so a whole file is never scored on a 5 % canary. Batches are not split by weight.
+   */
+  batchVersion(model: string, pinned: string | undefined): ModelVersionEntry {
+    const { catalog } = this.options;
+    if (pinned !== undefined) return catalog.resolveVersion(model, pinned);
+    const stable = byWeight(this.policy(model).policy.weights).find((v) => catalog.isAvailable(model, v));
+    return catalog.resolveVersion(model, stable);
   }
 
   /** Validates a new policy against the repository and the live workers, stores it, and tells every API process. */
