@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -216,6 +217,22 @@ describe('versions and routing (redis + api + worker processes)', () => {
     const still = await submitAndWait(stack.baseUrl, { model: 'fraud-risk', features: SAFE_TRANSACTION });
     assert.equal(still.body.status, 'succeeded');
     assert.equal(still.body.model_version, '3');
+    // Version 5: bytes that match their sha256 but are no ONNX graph: the checks pass, the load fails.
+    cpSync(path.join(fraud, '2'), path.join(fraud, '5'), { recursive: true });
+    const garbage = Buffer.from('not an onnx graph');
+    writeFileSync(path.join(fraud, '5', 'model.onnx'), garbage);
+    const manifest5 = JSON.parse(readFileSync(path.join(fraud, '5', 'model.json'), 'utf8'));
+    manifest5.sha256 = createHash('sha256').update(garbage).digest('hex');
+    writeFileSync(path.join(fraud, '5', 'model.json'), JSON.stringify(manifest5));
+    await request(stack.baseUrl, 'POST', '/v1/models/rescan');
+    const failedLoad = await until('version 5 to fail its load', async () => {
+      const model = await request(stack.baseUrl, 'GET', '/v1/models/fraud-risk');
+      return model.body.versions.find((v: { version: string; state: string; workers: { failed: unknown[] } }) => v.version === '5' && v.state === 'refused' && v.workers.failed.length > 0);
+    });
+    assert.equal(failedLoad.workers.ready, 0);
+    const notRouted = await Promise.all(Array.from({ length: 10 }, () => submitAndWait(stack.baseUrl, { model: 'fraud-risk', features: SAFE_TRANSACTION })));
+    assert.ok(notRouted.every((j) => j.body.status === 'succeeded' && j.body.model_version === '3'), 'a version that failed to load takes no traffic');
+
     const pinned = await request(stack.baseUrl, 'POST', '/v1/jobs', { model: 'fraud-risk', version: '4', features: SAFE_TRANSACTION });
     assert.equal(pinned.status, 409);
     const put = await putRouting('fraud-risk', { weights: { '3': 90, '4': 10 } });

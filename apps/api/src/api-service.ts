@@ -68,7 +68,7 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
     const { model, version, state } = JSON.parse(message) as { model: string; version: string; state: string };
     if (state === 'unloading') return catalog.markUnloaded(model, version);
     if (state === 'unloaded') return;
-    void catalog.rescan(model, logger).catch((error: Error) => logger.error({ model, err: error.message }, 'model rescan failed'));
+    void catalog.rescan(model, logger, state === 'failed' ? version : undefined).catch((error: Error) => logger.error({ model, err: error.message }, 'model rescan failed'));
   });
   await control.subscribe(modelsChanged);
   await catalog.loadUnloaded();

@@ -25,15 +25,17 @@ export class ModelCatalog {
 
   /**
    * Re-reads one model's directory (sha256 checked) and learns versions it did not know, or
-   * that were refused and now pass. A version already available is never replaced: a live
+   * that were refused and now pass; `failed` names a version a worker failed to load, learnt as refused. A version already available is never replaced: a live
    * model is never overwritten. Returns the versions learnt.
    */
-  async rescan(name: string, logger?: Logger): Promise<string[]> {
+  async rescan(name: string, logger?: Logger, failed?: string): Promise<string[]> {
     const model = this.models.get(name);
     if (!model || !this.modelDir) return [];
     const scanned = (await loadModelRepository(this.modelDir, { only: [name] })).get(name);
     const learnt: string[] = [];
     for (const entry of scanned?.versions ?? []) {
+      // Passed its checks but a worker could not load it: known, shown, never routed to (until a worker has it ready).
+      if (entry.version === failed && entry.state === 'available') Object.assign(entry, { state: 'refused', reason: 'a worker could not load it (see workers.failed)' });
       const index = model.versions.findIndex((v) => v.version === entry.version);
       const known = index >= 0 ? model.versions[index] : undefined;
       if (known?.state === 'available' || known?.state === 'unloaded') continue;
