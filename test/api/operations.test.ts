@@ -44,6 +44,22 @@ describe('operations: /metrics, /openapi.json, /docs, /admin/queues', () => {
     assert.equal((await request('/v1/models')).status, 401);
   });
 
+  test('routing routes need the admin scope', async () => {
+    for (const [method, url] of [['GET', '/v1/models/fraud-risk/routing'], ['PUT', '/v1/models/fraud-risk/routing'], ['POST', '/v1/models/rescan'], ['DELETE', '/v1/models/fraud-risk/versions/1']]) {
+      const res = await request(url as string, { method, headers: { ...tenant, 'content-type': 'application/json' }, ...(method === 'PUT' ? { body: '{"weights":{"1":100}}' } : {}) });
+      assert.equal(res.status, 403, `${method} ${url}`);
+    }
+    const status = await request('/v1/models/fraud-risk/routing', { headers: admin });
+    assert.equal(status.status, 200);
+    const body = (await status.json()) as { source: string; weights: Record<string, number> };
+    assert.equal(body.source, 'default');
+    assert.deepEqual(body.weights, { '2': 100 });
+    // No worker runs here, so no version is loaded: a policy naming one is refused.
+    const put = await request('/v1/models/fraud-risk/routing', { method: 'PUT', headers: { ...admin, 'content-type': 'application/json' }, body: '{"weights":{"1":100}}' });
+    assert.equal(put.status, 409);
+    assert.equal(((await put.json()) as { error: { code: string } }).error.code, 'ROUTING_VERSION_NOT_READY');
+  });
+
   test('/metrics: traffic split by version, queue depth, backlog per worker, cancellations and HTTP counts', async () => {
     const submit = (body: object) => request('/v1/jobs', { method: 'POST', headers: { ...tenant, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const jobs = [];

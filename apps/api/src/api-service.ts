@@ -17,6 +17,7 @@ import { BatchService } from './services/batch-service.ts';
 import { Admission } from './services/admission.ts';
 import { JobService } from './services/job-service.ts';
 import { ModelCatalog } from './services/model-catalog.ts';
+import { RoutingService } from './routing/routing-service.ts';
 
 export interface ApiService {
   app: ReturnType<typeof createApp>;
@@ -58,15 +59,28 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   for (const name of models.keys()) {
     queues.set(name, new Queue<QueuePayload>(keys.modelQueue(name), { connection: redis, prefix: keys.prefix }));
   }
-  const catalog = new ModelCatalog(models, redis, keys);
+  const catalog = new ModelCatalog(models, redis, keys, config.modelDir);
+  // One subscriber for control messages: routing changes, and versions workers hot-loaded.
+  const control = createBlockingConnection(config.redisUrl);
+  const modelsChanged = keys.modelsChangedChannel();
+  control.on('message', (channel: string, message: string) => {
+    if (channel !== modelsChanged) return;
+    const { model, version, state } = JSON.parse(message) as { model: string; version: string; state: string };
+    if (state === 'unloading') return catalog.markUnloaded(model, version);
+    if (state === 'unloaded') return;
+    void catalog.rescan(model, logger, state === 'failed' ? version : undefined).catch((error: Error) => logger.error({ model, err: error.message }, 'model rescan failed'));
+  });
+  await control.subscribe(modelsChanged);
+  await catalog.loadUnloaded();
+  const routing = await RoutingService.start({ config, redis, subscriber: control, keys, catalog, logger: logger.child({ component: 'routing' }) });
   const metrics = apiMetrics({ catalog, queues, cacheMs: config.metricsCacheMs });
   const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger);
   const webhooks = await createWebhookProducer({ config, redis, keys, logger });
   // Fair ordering between tenants costs a round trip per submit: only worth it with several tenants.
   const admission = new Admission({ redis, keys, catalog, queues, maxQueueDepth: config.maxQueueDepth, fair: !keyring.open });
-  const jobs = new JobService({ config, redis, keys, catalog, queues, completions, webhooks, admission, metrics });
+  const jobs = new JobService({ config, redis, keys, catalog, queues, completions, webhooks, admission, metrics, routing });
   const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
-  const batches = new BatchService({ config, store: batchStore, catalog, queues, completions, webhooks });
+  const batches = new BatchService({ config, store: batchStore, catalog, queues, completions, webhooks, routing });
   const scheduleQueue = new Queue<ScheduledRun>(SCHEDULES_QUEUE, { connection: redis, prefix: keys.prefix });
   const schedules = new ScheduleRegistry(scheduleQueue);
   if (config.schedulesFile) {
@@ -83,6 +97,8 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
     ...(config.rateLimitPerSecond > 0 ? { rateLimit: { redis, keys, perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst } } : {}),
     redis,
     catalog,
+    routing,
+    keys,
     jobs,
     webhooks,
     batches,
@@ -94,6 +110,8 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
     app,
     async close() {
       keyring.close();
+      routing.close();
+      await control.quit().catch(() => control.disconnect());
       await completions.close();
       await Promise.all([...queues.values(), scheduleQueue].map((q) => q.close()));
       await webhooks.close();

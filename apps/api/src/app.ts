@@ -22,6 +22,9 @@ import { modelsRoutes } from './routes/models-routes.ts';
 import type { BatchService } from './services/batch-service.ts';
 import type { JobService } from './services/job-service.ts';
 import type { ModelCatalog } from './services/model-catalog.ts';
+import type { RoutingService } from './routing/routing-service.ts';
+import { routingRoutes } from './routes/routing-routes.ts';
+import type { Keyspace } from '@inferq/core/keyspace';
 
 export interface AppDeps {
   logger: Logger;
@@ -30,6 +33,8 @@ export interface AppDeps {
   rateLimit?: RateLimitOptions;
   redis: Redis;
   catalog: ModelCatalog;
+  routing: RoutingService;
+  keys: Keyspace;
   jobs: JobService;
   webhooks: WebhookProducer;
   batches: BatchService;
@@ -54,7 +59,8 @@ export function createApp(deps: AppDeps) {
   // After the /admin guard, so /admin/queues is behind it; /metrics, /openapi.json and /docs are public.
   app.route('/', deps.observability.routes);
   app.route('/', healthRoutes({ redis: deps.redis, catalog: deps.catalog, authOpen: deps.keyring.open }));
-  app.route('/v1/models', modelsRoutes({ catalog: deps.catalog }));
+  app.route('/v1/models', routingRoutes({ routing: deps.routing, catalog: deps.catalog, redis: deps.redis, keys: deps.keys, maxBodyBytes: deps.limits.maxBodyBytes }));
+  app.route('/v1/models', modelsRoutes({ catalog: deps.catalog, routing: deps.routing }));
   app.route('/v1/jobs', jobsRoutes({ jobs: deps.jobs, ...deps.limits }));
   app.route('/v1/jobs', deliveriesRoutes({ jobs: deps.jobs, webhooks: deps.webhooks }));
   app.route('/v1/batches', batchesRoutes({ batches: deps.batches, ...deps.limits }));

@@ -13,6 +13,7 @@ import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
 import { defaultVersion, type ModelEntry } from '@inferq/inference/model-repository';
+import { byWeight } from '@inferq/inference/stable-version';
 
 const INPUT_EXTENSIONS = new Set(['.ndjson', '.jsonl', '.csv']);
 
@@ -78,12 +79,20 @@ export class ScheduleRunner {
     return names.map((n) => path.join(input, n));
   }
 
+  /** The routing policy's stable version (most weight) when it is available here, else the newest available one. */
+  private async stableVersion(model: ModelEntry) {
+    const policy = await this.options.producer.hget(this.options.keys.routing(model.name), 'policy');
+    const weights = policy ? ((JSON.parse(policy) as { weights?: Record<string, number> }).weights ?? {}) : {};
+    const stable = byWeight(weights).map((v) => model.versions.find((e) => e.version === v && e.state === 'available')).find(Boolean);
+    return stable ?? defaultVersion(model);
+  }
+
   private async tick(job: Job<ScheduledRun>): Promise<void> {
     const schedule = job.data;
     const at = tickTime(job);
     const log = this.options.logger.child({ schedule: job.repeatJobKey ?? job.name, tick: new Date(at).toISOString(), tick_job: job.id });
     const model = this.options.models.get(schedule.model);
-    const version = model && (schedule.version ? model.versions.find((v) => v.version === schedule.version) : defaultVersion(model));
+    const version = model && (schedule.version ? model.versions.find((v) => v.version === schedule.version) : await this.stableVersion(model));
     if (!version || version.state !== 'available' || !version.manifest) throw new UnrecoverableError(`model ${schedule.model} ${schedule.version ?? ''} is not available`);
     const files = await this.inputFiles(schedule.input);
     const stamp = new Date(at).toISOString().replace(/[:.]/g, '-');

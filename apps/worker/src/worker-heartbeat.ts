@@ -26,9 +26,16 @@ export class WorkerHeartbeat {
     this.finished.set(key, (this.finished.get(key) ?? 0) + n);
   }
 
-  set(report: VersionReport): void {
+  /** Records a version's state and publishes the report at once; resolves once it is in Redis. */
+  set(report: VersionReport): Promise<void> {
     this.versions.set(`${report.model}\u0000${report.version}`, report);
-    void this.beat();
+    return this.beat();
+  }
+
+  /** Forgets a version (unloaded) and publishes the report without it. */
+  remove(model: string, version: string): Promise<void> {
+    this.versions.delete(`${model}\u0000${version}`);
+    return this.beat();
   }
 
   all(): VersionReport[] {

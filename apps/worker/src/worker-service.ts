@@ -5,7 +5,7 @@ import type { Config } from '@inferq/core/config';
 import { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import { checkRedisRequirements, createBlockingConnection, createProducerConnection, type Redis } from '@inferq/core/redis-connection';
-import { loadModelRepository } from '@inferq/inference/model-repository';
+import { loadModelRepository, type ModelVersionEntry } from '@inferq/inference/model-repository';
 import { BatchStore } from '@inferq/batch/batch-store';
 import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
 import { startWebhookDelivery } from '@inferq/webhooks/webhook-service';
@@ -15,6 +15,12 @@ import { ModelWorker } from './model-worker.ts';
 import { ResultWriter } from './result-writer.ts';
 import { VersionRunner } from './version-runner.ts';
 import { WorkerHeartbeat } from './worker-heartbeat.ts';
+import { HealthRecorder } from './health-recorder.ts';
+import { HotLoader } from './hot-loader.ts';
+import { ShadowLog } from './shadow-log.ts';
+import { VersionUnloader } from './version-unloader.ts';
+import { Queue } from 'bullmq';
+import type { QueuePayload } from '@inferq/core/job-types';
 import { countFinishedJobs, inferenceRunObserver, sendMetrics, workerMetrics, type WorkerMetrics } from './metrics/worker-metrics.ts';
 
 export interface WorkerService {
@@ -54,55 +60,138 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   const connections: Redis[] = [redis, webhookConnection];
   const runners: VersionRunner[] = [];
   const modelWorkers: ModelWorker[] = [];
+  const health = new HealthRecorder(redis, keys, config.healthWindowSeconds * 1000, logger);
+  const shadowLog = new ShadowLog(redis, keys, logger.child({ component: 'shadow' }));
+  /** Per model, the versions it serves: the ModelWorker reads this map, so versions added later take jobs at once. */
+  const served = new Map<string, Map<string, VersionRunner>>();
+  const loading = new Map<string, Set<string>>();
+  const announce = (model: string, version: string, state: string) =>
+    redis.publish(keys.modelsChangedChannel(), JSON.stringify({ model, version, state })).catch((error: Error) => logger.warn({ err: error.message }, 'model change not announced'));
 
-  for (const model of repository.values()) {
-    const loaded = new Map<string, VersionRunner>();
-    for (const entry of model.versions) {
-      const log = logger.child({ model: entry.name, version: entry.version });
-      if (entry.state !== 'available') {
-        log.error({ reason: entry.reason }, 'model version refused');
-        heartbeat.set({ model: entry.name, version: entry.version, state: 'failed', reason: entry.reason ?? 'refused' });
-        continue;
-      }
-      heartbeat.set({ model: entry.name, version: entry.version, state: 'loading' });
-      try {
-        const runner = await VersionRunner.load(entry, {
-          threads: config.inferenceThreads,
-          intraOpThreads: config.resolvedIntraOpThreads,
-          executionProviders: config.executionProviders,
-          logger: log,
-          onRun: inferenceRunObserver(metrics, entry.name, entry.version),
-        });
-        loaded.set(entry.version, runner);
-        runners.push(runner);
-        heartbeat.set({ model: entry.name, version: entry.version, state: 'ready', provider: runner.pool.provider, threads: runner.pool.size });
-        log.info({ provider: runner.pool.provider, threads: runner.pool.size, intra_op_threads: config.resolvedIntraOpThreads }, 'model version ready');
-      } catch (error) {
-        log.error({ err: error }, 'model version failed to load');
-        heartbeat.set({ model: entry.name, version: entry.version, state: 'failed', reason: (error as Error).message });
-      }
-    }
-    if (loaded.size === 0) continue;
+  /** The model's BullMQ worker, started with its first ready version. */
+  const ensureModelWorker = (model: string, loaded: Map<string, VersionRunner>) => {
+    if (modelWorkers.some((w) => w.model === model)) return;
     const largestBatch = Math.max(...[...loaded.values()].map((r) => r.manifest.max_batch_size));
     const connection = createBlockingConnection(config.redisUrl);
     connections.push(connection);
     const modelWorker = new ModelWorker({
-      model: model.name,
+      model,
       runners: loaded,
       connection,
       keys,
       resultWriter,
       chunks,
-      logger: logger.child({ model: model.name }),
+      logger: logger.child({ model }),
       concurrency: largestBatch * config.inferenceThreads * config.batchConcurrencyFactor,
       lockDurationMs: config.lockDurationMs,
       stalledIntervalMs: config.stalledIntervalMs,
       maxRowsPerJob: config.maxRowsPerJob,
       imageLimits: { maxPixels: config.maxImagePixels, maxWidth: config.maxImageWidth },
+      health,
+      shadowLog,
+      onMissingVersion: () => void hotLoader?.scan(),
     });
     modelWorker.start();
     modelWorkers.push(modelWorker);
+  };
+
+  /** Loads and warms one checked version; it reports ready (and takes jobs) only once warm. */
+  const loadVersion = async (entry: ModelVersionEntry): Promise<boolean> => {
+    const log = logger.child({ model: entry.name, version: entry.version });
+    const attempted = loading.get(entry.name) ?? new Set<string>();
+    attempted.add(entry.version);
+    loading.set(entry.name, attempted);
+    await heartbeat.set({ model: entry.name, version: entry.version, state: 'loading' });
+    try {
+      const runner = await VersionRunner.load(entry, {
+        threads: config.inferenceThreads,
+        intraOpThreads: config.resolvedIntraOpThreads,
+        executionProviders: config.executionProviders,
+        logger: log,
+        onRun: inferenceRunObserver(metrics, entry.name, entry.version),
+      });
+      const loaded = served.get(entry.name) ?? new Map<string, VersionRunner>();
+      served.set(entry.name, loaded);
+      loaded.set(entry.version, runner);
+      runners.push(runner);
+      await heartbeat.set({ model: entry.name, version: entry.version, state: 'ready', provider: runner.pool.provider, threads: runner.pool.size });
+      log.info({ provider: runner.pool.provider, threads: runner.pool.size, intra_op_threads: config.resolvedIntraOpThreads }, 'model version ready');
+      ensureModelWorker(entry.name, loaded);
+      return true;
+    } catch (error) {
+      attempted.delete(entry.version);
+      log.error({ err: error }, 'model version failed to load');
+      await heartbeat.set({ model: entry.name, version: entry.version, state: 'failed', reason: (error as Error).message });
+      return false;
+    }
+  };
+  const refuseVersion = async (entry: ModelVersionEntry) => {
+    await heartbeat.set({ model: entry.name, version: entry.version, state: 'failed', reason: entry.reason ?? 'refused' });
+  };
+
+  let hotLoader: HotLoader | undefined;
+  const refusedAtStart: ModelVersionEntry[] = [];
+  for (const model of repository.values()) {
+    // Versions an operator unloaded stay unloaded: never loaded again, by this worker or the hot loader.
+    const unloaded = new Set(await redis.smembers(keys.unloading(model.name)));
+    loading.set(model.name, new Set(unloaded));
+    for (const entry of model.versions) {
+      if (unloaded.has(entry.version)) continue;
+      if (entry.state !== 'available') {
+        logger.error({ model: entry.name, version: entry.version, reason: entry.reason }, 'model version refused');
+        await refuseVersion(entry);
+        refusedAtStart.push(entry);
+        continue;
+      }
+      await loadVersion(entry);
+    }
   }
+  const hotLoaderSubscriber = createBlockingConnection(config.redisUrl);
+  connections.push(hotLoaderSubscriber);
+  hotLoader = new HotLoader({
+    modelDir: config.modelDir,
+    models: [...repository.keys()],
+    intervalMs: config.modelRescanMs,
+    subscriber: hotLoaderSubscriber,
+    keys,
+    logger: logger.child({ component: 'hot-loader' }),
+    loaded: (model) => loading.get(model) ?? new Set(),
+    load: async (entry) => {
+      const ready = await loadVersion(entry);
+      await announce(entry.name, entry.version, ready ? 'ready' : 'failed');
+      return ready;
+    },
+    refuse: async (entry) => {
+      await refuseVersion(entry);
+      await announce(entry.name, entry.version, 'refused');
+    },
+  });
+  for (const entry of refusedAtStart) await hotLoader.noteRefused(entry);
+  const queues = new Map<string, Queue<QueuePayload>>();
+  const unloader = new VersionUnloader({
+    queue: (model) => {
+      const queue = queues.get(model) ?? new Queue<QueuePayload>(keys.modelQueue(model), { connection: redis, prefix: keys.prefix });
+      queues.set(model, queue);
+      return queue;
+    },
+    runners: (model) => served.get(model),
+    dropped: async (model, version) => {
+      const index = runners.findIndex((r) => r.entry.name === model && r.entry.version === version);
+      if (index >= 0) runners.splice(index, 1);
+      await heartbeat.remove(model, version);
+      await announce(model, version, 'unloaded');
+    },
+    logger: logger.child({ component: 'unloader' }),
+  });
+  const modelsChanged = keys.modelsChangedChannel();
+  hotLoaderSubscriber.on('message', (channel: string, message: string) => {
+    if (channel !== modelsChanged) return;
+    const { model, version, state } = JSON.parse(message) as { model: string; version: string; state: string };
+    if (state !== 'unloading') return;
+    loading.get(model)?.add(version);
+    void unloader.unload(model, version);
+  });
+  await hotLoader.start();
   if (modelWorkers.length === 0) logger.warn('no model version could be loaded: this worker takes no jobs');
 
   // Every worker takes schedule ticks. A tick may score any model, so it sees the whole repository.
@@ -126,6 +215,8 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
     heartbeat,
     async stop() {
       // Ticks first: a running tick waits for its batch, which needs the model workers still up.
+      hotLoader?.close();
+      await Promise.all([...queues.values()].map((q) => q.close()));
       await schedules.close();
       await Promise.all(modelWorkers.map((w) => w.close()));
       await webhooks.close();

@@ -34,6 +34,35 @@ export interface JobPayload {
   backlog_key?: string;
   /** Where to announce the job's end; the worker (or the cancel path) enqueues the delivery. */
   webhook?: WebhookSubscription;
+  /** Why the job runs on its version (the BullMQ job name). Absent on jobs from before routing. */
+  routed_by?: RoutedBy;
+  /** Version to re-run the job on if its own fails for an infrastructure reason (not for pinned jobs). */
+  fallback_version?: string;
+  /** A shadow copy of this job runs on this version; the worker logs both answers side by side. */
+  shadow_version?: string;
+}
+
+/**
+ * Why a job runs on the version it does: `pinned` (the request named it), `weight` (the policy's
+ * weights), `sticky` (its `routing_key` hashed onto the weights), `fallback` (its routed version
+ * failed for an infrastructure reason and the policy's fallback answered instead).
+ */
+export const ROUTED_BY = ['pinned', 'weight', 'sticky', 'fallback'] as const;
+export type RoutedBy = (typeof ROUTED_BY)[number];
+
+/**
+ * A shadow copy of a job, run on the shadow version (the BullMQ job name) behind every real job.
+ * Its answer is never stored as a result: it is logged beside the primary's for comparison.
+ */
+export interface ShadowPayload {
+  kind: 'shadow';
+  primary_job_id: string;
+  /** The version the primary job was routed to. */
+  primary_version: string;
+  inputs: WireTensor[];
+  image?: string;
+  response: ResponseForm;
+  created_at: number;
 }
 
 /** A job's `webhook`: the receiver's URL (checked at submit) and the event types it wants. */
@@ -64,7 +93,7 @@ export interface ChunkPayload {
   ttl_ms: number;
 }
 
-export type QueuePayload = JobPayload | ChunkPayload;
+export type QueuePayload = JobPayload | ChunkPayload | ShadowPayload;
 
 export interface JobTimings {
   queue_ms: number;
@@ -83,6 +112,10 @@ export interface FinishedJobRecord {
   finished_at: string;
   timings: JobTimings | null;
   batch_size: number | null;
+  /** Why `model_version` answered (see RoutedBy); absent on canceled jobs. */
+  routed_by?: RoutedBy;
+  /** Set when the routed version failed and the fallback answered: the version that failed, and why. */
+  fallback_from?: { version: string; reason: string };
   result?: unknown;
   error?: ErrorBody;
   metadata?: Record<string, unknown>;

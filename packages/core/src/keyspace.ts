@@ -83,4 +83,54 @@ export class Keyspace {
   webhookSecret(tenant: string): string {
     return `${this.prefix}:webhook-secret:${tenant}`;
   }
+
+  /** A model's routing policy (hash: `revision`, `policy` JSON); absent: the default policy. */
+  routing(model: string): string {
+    return `${this.prefix}:routing:${model}`;
+  }
+
+  /** Published with a model name whenever its routing policy changes; API processes drop their cached copy. */
+  routingChannel(): string {
+    return `${this.prefix}:routing-changed`;
+  }
+
+  /** List of a model's routing events (rollbacks, policy changes), newest first, capped. */
+  routingEvents(model: string): string {
+    return `${this.prefix}:routing-events:${model}`;
+  }
+
+  /** Held (SET NX PX) by the API process that checks a model's guardrails this round. */
+  guardrailLock(model: string): string {
+    return `${this.prefix}:guardrail-lock:${model}`;
+  }
+
+  /** Sorted set of one version's recent outcomes (score: epoch ms), shared by every worker. */
+  versionHealth(model: string, version: string): string {
+    return `${this.prefix}:health:${model}:${version}`;
+  }
+
+  /** The two halves (primary, shadow) of one shadowed job, until both are in and compared. */
+  shadowPair(jobId: string): string {
+    return `${this.prefix}:shadow-pair:${jobId}`;
+  }
+
+  /** List of a model's recent primary/shadow comparisons, newest first, capped. */
+  shadowLog(model: string): string {
+    return `${this.prefix}:shadow-log:${model}`;
+  }
+
+  /** Versions being unloaded (set of version names): no new traffic, workers drain then drop them. */
+  unloading(model: string): string {
+    return `${this.prefix}:unloading:${model}`;
+  }
+
+  /** Published (JSON {model, version, state}) when a worker hot-loads, refuses or unloads a version. */
+  modelsChangedChannel(): string {
+    return `${this.prefix}:models-changed`;
+  }
+
+  /** Published (a model name, or empty for all) to make workers rescan the model repository now. */
+  modelsRescanChannel(): string {
+    return `${this.prefix}:models-rescan`;
+  }
 }

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { resolveFileRef } from './file-ref.ts';
 import { manifestSchema, MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN, type ModelManifest } from './manifest.ts';
 
-export type VersionState = 'available' | 'refused';
+/** `unloaded`: an operator unloaded it (DELETE /v1/models/{name}/versions/{version}); it takes no jobs again. */
+export type VersionState = 'available' | 'refused' | 'unloaded';
 
 /** One `models/<name>/<version>/` directory, checked. */
 export interface ModelVersionEntry {
@@ -46,7 +47,8 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function loadVersion(name: string, version: string, dir: string, verify: boolean): Promise<ModelVersionEntry> {
+/** Checks one version directory: manifest, artifact, sha256 (when `verify`). Never throws: a bad one comes back refused. */
+export async function checkVersion(name: string, version: string, dir: string, verify = true): Promise<ModelVersionEntry> {
   const refused = (reason: string, manifest?: ModelManifest, artifactPath?: string): ModelVersionEntry => ({
     name, version, dir, manifest, artifactPath, state: 'refused', reason,
   });
@@ -108,7 +110,7 @@ export async function loadModelRepository(root: string, options: LoadRepositoryO
   const names = (await subdirectories(root)).filter((n) => MODEL_NAME_PATTERN.test(n) && (!only || only.has(n))).sort();
   for (const name of names) {
     const versionNames = (await subdirectories(path.join(root, name))).filter((v) => MODEL_VERSION_PATTERN.test(v)).sort(compareVersions);
-    const versions = await Promise.all(versionNames.map((v) => loadVersion(name, v, path.join(root, name, v), verify)));
+    const versions = await Promise.all(versionNames.map((v) => checkVersion(name, v, path.join(root, name, v), verify)));
     if (versions.length > 0) models.set(name, { name, versions });
   }
   if (only) {
@@ -116,6 +118,11 @@ export async function loadModelRepository(root: string, options: LoadRepositoryO
     if (missing.length > 0) throw new Error(`INFERQ_MODELS names models not in ${root}: ${missing.join(', ')}`);
   }
   return models;
+}
+
+/** A model's version directory names, oldest to newest (nothing is read or hashed). */
+export async function listVersions(root: string, name: string): Promise<string[]> {
+  return (await subdirectories(path.join(root, name))).filter((v) => MODEL_VERSION_PATTERN.test(v)).sort(compareVersions);
 }
 
 /** The newest available version: what a job that names no version runs on. */

@@ -3,6 +3,7 @@ import { scheduleSchema } from '@inferq/batch/schedule';
 import { ERROR_CATALOGUE } from '@inferq/core/errors';
 import { jsonSchema as batchJsonSchema, querySchema as batchQuerySchema } from '../routes/batches-routes.ts';
 import { imageUploadQuerySchema, jobRequestSchema } from '../services/job-request-schema.ts';
+import { routingPolicySchema } from '../routing/routing-policy.ts';
 import {
   batchSchema,
   bulkJobsSchema,
@@ -14,6 +15,9 @@ import {
   modelListSchema,
   modelSchema,
   readinessSchema,
+  rescanSchema,
+  routingStatusSchema,
+  unloadSchema,
   scheduleListSchema,
   scheduleViewSchema,
   submittedJobSchema,
@@ -296,6 +300,44 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         responses: { '200': ok('The model.', json(ref('schemas', 'Model'))), ...v1Errors(404) },
       },
     },
+    '/v1/models/{name}/routing': {
+      get: {
+        operationId: 'getRouting',
+        tags: ['models'],
+        summary: "A model's routing policy and status (admin scope)",
+        description: 'The policy in force, per-version health over the sliding window (requests, error rate, p50/p95 queue wait and inference), shadow comparisons (agreement rate, latencies) and events (rollbacks with their numbers).',
+        parameters: [modelName],
+        responses: { '200': ok('The routing status.', json(ref('schemas', 'RoutingStatus'))), ...adminErrors(404) },
+      },
+      put: {
+        operationId: 'putRouting',
+        tags: ['models'],
+        summary: "Replace a model's routing policy (admin scope)",
+        description: 'Weights per version (summing to 100), optional shadow and fallback versions, optional guardrails. Every version the policy sends traffic to must be loaded by a live worker. Every API process picks the change up at once (pub/sub).',
+        parameters: [modelName],
+        requestBody: { required: true, content: json(ref('schemas', 'RoutingPolicy')) },
+        responses: { '200': ok('The routing status under the new policy.', json(ref('schemas', 'RoutingStatus'))), ...adminErrors(400, 404, 409, 413, 415, 422) },
+      },
+    },
+    '/v1/models/{name}/versions/{version}': {
+      delete: {
+        operationId: 'unloadVersion',
+        tags: ['models'],
+        summary: 'Unload a version, draining its queue first (admin scope)',
+        description: 'No API process routes to the version or accepts jobs pinned to it from now on; each worker drops it once the queue holds none of its jobs. Refused (409 VERSION_IN_USE) while the routing policy still weights, shadows or falls back on it. An unloaded version stays unloaded: serve it again under a new version name.',
+        parameters: [modelName, { name: 'version', in: 'path', required: true, description: 'Version name.', schema: { type: 'string' } }],
+        responses: { '202': ok('Draining.', json(ref('schemas', 'Unload'))), ...adminErrors(404, 409) },
+      },
+    },
+    '/v1/models/rescan': {
+      post: {
+        operationId: 'rescanModels',
+        tags: ['models'],
+        summary: 'Make every worker look for new versions now (admin scope)',
+        description: 'Workers hot-load new version directories (sha256 check, warm-up) without a restart; the API learns each version once a worker has it ready.',
+        responses: { '202': ok('Rescan requested.', json(ref('schemas', 'Rescan'))), ...adminErrors() },
+      },
+    },
     '/healthz': {
       get: { operationId: 'liveness', tags: ['operations'], summary: 'Liveness: the process answers', ...pub, responses: { '200': ok('Alive.', json(ref('schemas', 'Health'))) } },
     },
@@ -401,6 +443,10 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         Schedule: outputSchema(scheduleViewSchema),
         ScheduleList: outputSchema(scheduleListSchema),
         Model: outputSchema(modelSchema),
+        RoutingPolicy: inputSchema(routingPolicySchema),
+        RoutingStatus: outputSchema(routingStatusSchema),
+        Rescan: outputSchema(rescanSchema),
+        Unload: outputSchema(unloadSchema),
         ModelList: outputSchema(modelListSchema),
         Health: outputSchema(healthSchema),
         Readiness: outputSchema(readinessSchema),

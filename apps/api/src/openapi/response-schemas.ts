@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BATCH_STATUSES } from '@inferq/batch/batch-record';
 import { scheduleSchema } from '@inferq/batch/schedule';
 import { ERROR_CATALOGUE } from '@inferq/core/errors';
-import { JOB_STATUSES } from '@inferq/core/job-types';
+import { JOB_STATUSES, ROUTED_BY } from '@inferq/core/job-types';
 import { TENSOR_DATATYPES } from '@inferq/core/tensor';
 import { WEBHOOK_EVENT_TYPES } from '@inferq/webhooks/events';
 
@@ -34,6 +34,7 @@ export const submittedJobSchema = z.object({
   model: z.string(),
   model_version: z.string(),
   created_at: timestamp,
+  routed_by: z.enum(ROUTED_BY).meta({ description: 'Why this version: pinned (the request named it), weight, sticky (routing_key) or fallback.' }),
   poll_url: z.string(),
 });
 
@@ -51,6 +52,8 @@ export const jobSchema = z.object({
   finished_at: timestamp.nullable(),
   timings: z.object({ queue_ms: z.number(), inference_ms: z.number(), total_ms: z.number() }).nullable(),
   batch_size: z.number().int().nullable().meta({ description: 'Rows in the session.run the job was part of.' }),
+  routed_by: z.enum(ROUTED_BY).optional().meta({ description: 'Why model_version answered: pinned, weight, sticky or fallback.' }),
+  fallback_from: z.object({ version: z.string(), reason: z.string() }).optional().meta({ description: 'The routed version that failed before the fallback answered, and why.' }),
   result: z
     .union([z.object({ outputs: z.array(v2Tensor) }), z.record(z.string(), z.unknown())])
     .optional()
@@ -107,15 +110,46 @@ export const batchSchema = z.object({
 export const scheduleViewSchema = scheduleSchema.extend({ name: z.string(), next_run_at: timestamp.nullable() });
 export const scheduleListSchema = z.object({ schedules: z.array(scheduleViewSchema) });
 
+const percentilesSchema = z.object({ p50: z.number().nullable(), p95: z.number().nullable() });
+const versionHealthSchema = z.object({ requests: z.number().int(), errors: z.number().int(), error_rate: z.number(), queue_ms: percentilesSchema, inference_ms: percentilesSchema });
+
+export const routingStatusSchema = z.object({
+  model: z.string(),
+  revision: z.number().int().meta({ description: '0: the default policy (100 % to the newest available version), never stored.' }),
+  source: z.enum(['default', 'repository', 'admin', 'guardrail']),
+  updated_at: timestamp.nullable(),
+  weights: z.record(z.string(), z.number()),
+  shadow: z.string().nullable(),
+  fallback: z.string().nullable(),
+  stable: z.string().nullable(),
+  canaries: z.array(z.string()),
+  guardrails: z.object({ enabled: z.boolean(), min_samples: z.number().int(), max_p95_inference_delta_ms: z.number(), max_error_rate_ratio: z.number(), min_error_rate: z.number() }),
+  health: z.object({ window_seconds: z.number().int(), versions: z.record(z.string(), versionHealthSchema) }),
+  shadow_comparisons: z.array(
+    z.object({
+      primary_version: z.string(),
+      shadow_version: z.string(),
+      compared: z.number().int(),
+      agreement_rate: z.number(),
+      shadow_errors: z.number().int(),
+      primary_inference_ms: percentilesSchema,
+      shadow_inference_ms: percentilesSchema,
+      latency_delta_ms: percentilesSchema,
+    }),
+  ),
+  events: z.array(z.record(z.string(), z.unknown())).meta({ description: 'Newest first: policy changes, seeds and rollbacks (time, reason, the numbers).' }),
+});
+
 const tensorSpecSchema = z.object({ name: z.string(), datatype: z.enum(TENSOR_DATATYPES), shape: z.array(z.number().int()), description: z.string().optional() });
 
 export const modelSchema = z.object({
   name: z.string(),
+  routing: routingStatusSchema.optional().meta({ description: 'GET /v1/models/{name}: the routing status, as GET /v1/models/{name}/routing gives it.' }),
   default_version: z.string().nullable(),
   versions: z.array(
     z.object({
       version: z.string(),
-      state: z.enum(['loaded', 'available', 'refused']),
+      state: z.enum(['loaded', 'available', 'refused', 'unloaded']),
       reason: z.string().optional(),
       description: z.string().nullable(),
       task: z.string().nullable(),
@@ -135,7 +169,11 @@ export const modelSchema = z.object({
   ),
 });
 
-export const modelListSchema = z.object({ models: z.array(modelSchema) });
+export const unloadSchema = z.object({ model: z.string(), version: z.string(), status: z.literal('draining') });
+
+export const rescanSchema = z.object({ status: z.literal('requested'), models: z.array(z.string()), workers_notified: z.number().int() });
+
+export const modelListSchema = z.object({ models: z.array(modelSchema.extend({ routing: z.record(z.string(), z.unknown()) })) });
 
 export const healthSchema = z.object({ status: z.literal('ok') });
 export const readinessSchema = z.object({

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { ModelEntry } from '@inferq/inference/model-repository';
 import { defaultVersion } from '@inferq/inference/model-repository';
 import type { AppEnv } from '../app-env.ts';
+import type { RoutingService } from '../routing/routing-service.ts';
 import type { ModelCatalog } from '../services/model-catalog.ts';
 
 type Reports = Awaited<ReturnType<ModelCatalog['workerReports']>>;
@@ -17,7 +18,7 @@ function describe(model: ModelEntry, reports: Reports) {
       return {
         version: v.version,
         // available: the artifact passed its checks; loaded: at least one live worker serves it.
-        state: v.state === 'refused' ? 'refused' : ready.length > 0 ? 'loaded' : 'available',
+        state: v.state !== 'available' ? v.state : ready.length > 0 ? 'loaded' : 'available',
         ...(v.reason ? { reason: v.reason } : {}),
         description: m?.description ?? null,
         task: m?.task ?? null,
@@ -38,14 +39,22 @@ function describe(model: ModelEntry, reports: Reports) {
   };
 }
 
-export function modelsRoutes({ catalog }: { catalog: ModelCatalog }) {
+/** The policy in force, from this process's cache. */
+function policySummary(routing: RoutingService, name: string) {
+  const { policy, revision, source } = routing.policy(name);
+  return { revision, source, weights: policy.weights, shadow: policy.shadow ?? null, fallback: policy.fallback ?? null };
+}
+
+export function modelsRoutes({ catalog, routing }: { catalog: ModelCatalog; routing: RoutingService }) {
   return new Hono<AppEnv>()
     .get('/', async (c) => {
       const reports = await catalog.workerReports();
-      return c.json({ models: catalog.names().map((n) => describe(catalog.get(n), reports)) });
+      return c.json({ models: catalog.names().map((n) => ({ ...describe(catalog.get(n), reports), routing: policySummary(routing, n) })) });
     })
     .get('/:name', async (c) => {
       const model = catalog.get(c.req.param('name'));
-      return c.json(describe(model, await catalog.workerReports()));
+      // The full routing status: per-version health, shadow comparisons, rollbacks and other events.
+      const [reports, status] = await Promise.all([catalog.workerReports(), routing.status(model.name)]);
+      return c.json({ ...describe(model, reports), routing: status });
     });
 }

@@ -14,11 +14,14 @@ import { guardRedis } from '@inferq/core/redis-connection';
 import type { ModelManifest } from '@inferq/inference/manifest';
 import type { CompletionListener } from './completion-listener.ts';
 import type { ModelCatalog } from './model-catalog.ts';
+import type { RoutingService } from '../routing/routing-service.ts';
 
 export interface BatchServiceDeps {
   config: Config;
   store: BatchStore;
   catalog: ModelCatalog;
+  /** Picks the policy's stable version for batches that name none (absent: the newest available). */
+  routing?: Pick<RoutingService, 'batchVersion'>;
   queues: Map<string, Queue<QueuePayload>>;
   completions: CompletionListener;
   webhooks: WebhookProducer;
@@ -40,7 +43,7 @@ export class BatchService {
 
   async submit(request: BatchRequest, rows: AsyncIterable<SourceRow>, tenant: string): Promise<BatchView> {
     const { config } = this.deps;
-    const version = this.deps.catalog.resolveVersion(request.model, request.version);
+    const version = this.deps.routing ? this.deps.routing.batchVersion(request.model, request.version) : this.deps.catalog.resolveVersion(request.model, request.version);
     if (request.webhook) assertWebhookUrl(request.webhook.url, this.deps.webhooks.policy);
     const batchId = await submitBatch(
       {

@@ -21,6 +21,8 @@ export function jobRequestSchema(maxTtlSeconds: number) {
     .strictObject({
       model: z.string().regex(MODEL_NAME_PATTERN, 'lower-case letters, digits, - and _'),
       version: z.string().min(1).max(32).optional(),
+      /** Sticky routing: jobs with the same key (a user id, say) land on the same version while the weights stand. */
+      routing_key: z.string().min(1).max(256).optional(),
       inputs: z.array(requestTensor).min(1).max(64).optional(),
       features: z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]).optional(),
       /** An image for models with image preprocessing: base64 bytes, optionally as a data: URL. */

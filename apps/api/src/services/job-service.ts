@@ -3,7 +3,7 @@ import type { JobsOptions, Queue } from 'bullmq';
 import type { Config } from '@inferq/core/config';
 import { InferqError, type ErrorBody } from '@inferq/core/errors';
 import { newJobId, parseJobId, tenantTag } from '@inferq/core/job-id';
-import type { FinishedJobRecord, JobPayload, QueuePayload } from '@inferq/core/job-types';
+import type { FinishedJobRecord, JobPayload, QueuePayload, RoutedBy, ShadowPayload } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
 import { guardRedis, isRedisUnavailableError, redisUnavailable, type Redis } from '@inferq/core/redis-connection';
 import { probeImage } from '@inferq/inference/image-preprocess';
@@ -14,6 +14,7 @@ import type { WebhookProducer } from '@inferq/webhooks/webhook-service';
 import { DEFAULT_PRIORITY, type Admission } from './admission.ts';
 import type { CompletionListener } from './completion-listener.ts';
 import type { JobRequest } from './job-request-schema.ts';
+import type { RoutingService } from '../routing/routing-service.ts';
 import { isFinished, type JobView } from './job-view.ts';
 import type { ModelCatalog } from './model-catalog.ts';
 
@@ -23,6 +24,8 @@ export interface SubmittedJob {
   model: string;
   model_version: string;
   created_at: string;
+  /** Why this version: pinned, weight, sticky or fallback. */
+  routed_by: RoutedBy;
 }
 
 interface Prepared {
@@ -73,6 +76,7 @@ export interface JobServiceDeps {
   completions: CompletionListener;
   webhooks: WebhookProducer;
   admission: Admission;
+  routing: RoutingService;
   /** Counts submits (traffic split by version) and cancellations for /metrics. */
   metrics?: { jobSubmitted(model: string, version: string): void; jobCanceled(model: string, version: string): void };
 }
@@ -90,7 +94,8 @@ export class JobService {
   /** Validates a request against its model and builds the job and its payload; nothing touches Redis. */
   private async prepare(request: JobRequest, requestId: string, tenant: string, now: number): Promise<Prepared> {
     const { config } = this.deps;
-    const version = this.deps.catalog.resolveVersion(request.model, request.version);
+    const routed = this.deps.routing.decide(request.model, request.version, request.routing_key);
+    const version = routed.entry;
     const manifest = version.manifest as ModelManifest;
     const validated = request.image
       ? { inputs: [], response: 'prediction' as const, image: await this.checkImage(manifest, request.image.data) }
@@ -102,6 +107,7 @@ export class JobService {
       model: request.model,
       model_version: version.version,
       created_at: new Date(now).toISOString(),
+      routed_by: routed.routed_by,
     };
     const payload: JobPayload = {
       inputs: validated.inputs,
@@ -115,6 +121,9 @@ export class JobService {
       tenant,
       ...(request.deadline_seconds ? { deadline_at: now + request.deadline_seconds * 1000 } : {}),
       ...(request.webhook ? { webhook: request.webhook } : {}),
+      routed_by: routed.routed_by,
+      ...(routed.fallback ? { fallback_version: routed.fallback } : {}),
+      ...(routed.shadow ? { shadow_version: routed.shadow } : {}),
     };
     return { job, payload, manifest, priorityClass: request.priority ?? DEFAULT_PRIORITY };
   }
@@ -129,6 +138,26 @@ export class JobService {
       removeOnComplete: true,
       removeOnFail: true,
     };
+  }
+
+  /** The queue entries of a job: itself, then its shadow copy when the policy has one (same round trip). */
+  private entries(prepared: Prepared, priority: number): { name: string; data: QueuePayload; opts: JobsOptions }[] {
+    const { job, payload } = prepared;
+    const entries: { name: string; data: QueuePayload; opts: JobsOptions }[] = [{ name: job.model_version, data: payload, opts: this.jobOptions(prepared, priority) }];
+    if (payload.shadow_version) {
+      const shadow: ShadowPayload = {
+        kind: 'shadow',
+        primary_job_id: job.job_id,
+        primary_version: job.model_version,
+        inputs: payload.inputs,
+        ...(payload.image !== undefined ? { image: payload.image } : {}),
+        response: payload.response,
+        created_at: payload.created_at,
+      };
+      // Queued right behind its primary at the same priority; never retried, never kept.
+      entries.push({ name: payload.shadow_version, data: shadow, opts: { jobId: `${job.job_id}-shadow`, timestamp: payload.created_at, priority, attempts: 1, removeOnComplete: true, removeOnFail: true } });
+    }
+    return entries;
   }
 
   /** Returns the job and whether this call created it (false: an idempotent replay). */
@@ -155,7 +184,9 @@ export class JobService {
       const [placement] = await this.deps.admission.placements(request.model, tenant, prepared.priorityClass, 1);
       if (placement?.backlogKey) payload.backlog_key = placement.backlogKey;
       try {
-        await this.queueFor(request.model).add(job.model_version, payload, this.jobOptions(prepared, placement?.priority ?? 1));
+        const entries = this.entries(prepared, placement?.priority ?? 1);
+        if (entries.length === 1) await this.queueFor(request.model).add(job.model_version, payload, this.jobOptions(prepared, placement?.priority ?? 1));
+        else await this.queueFor(request.model).addBulk(entries);
       } catch (error) {
         // The key must not point at a job that was never enqueued: a retry should enqueue it.
         if (idempotencyRedisKey) await this.deps.redis.del(idempotencyRedisKey).catch(() => undefined);
@@ -190,7 +221,7 @@ export class JobService {
     }
     await guardRedis(async () => {
       for (const [model, list] of byModel) {
-        const bulk: { name: string; data: JobPayload; opts: JobsOptions }[] = [];
+        const bulk: { name: string; data: QueuePayload; opts: JobsOptions }[] = [];
         // One backlog count per model and priority class covers every job of this call.
         for (const priorityClass of new Set(list.map((l) => l.prepared.priorityClass))) {
           const same = list.filter((l) => l.prepared.priorityClass === priorityClass);
@@ -198,7 +229,7 @@ export class JobService {
           same.forEach(({ prepared }, i) => {
             const placement = placements[i] ?? { priority: 1 };
             if (placement.backlogKey) prepared.payload.backlog_key = placement.backlogKey;
-            bulk.push({ name: prepared.job.model_version, data: prepared.payload, opts: this.jobOptions(prepared, placement.priority) });
+            bulk.push(...this.entries(prepared, placement.priority));
           });
         }
         await this.queueFor(model).addBulk(bulk);

@@ -1,0 +1,47 @@
+import { InferqError } from '@inferq/core/errors';
+import type { WireTensor } from '@inferq/core/tensor';
+import { preprocessImage, widthBucket, type ImageLimits } from '@inferq/inference/image-preprocess';
+import { validateModelInput } from '@inferq/inference/input-validation';
+import type { ItemNotes } from '@inferq/inference/postprocess';
+import { fromWire, type RawTensor } from '@inferq/inference/tensor-codec';
+import type { VersionRunner } from './version-runner.ts';
+
+export interface DecodedJob {
+  feeds: Record<string, RawTensor>;
+  rows: number;
+  /** Jobs share a batch only with jobs of the same key. */
+  batchKey: string;
+  notes?: ItemNotes;
+}
+
+export interface DecodeLimits {
+  maxRowsPerJob: number;
+  imageLimits: ImageLimits;
+}
+
+/**
+ * Re-checks a job's input against the version that will run it (a producer other than our API
+ * may have written it) and builds fresh feeds: feeds are handed to the inference thread, so a
+ * job re-run on a fallback version is decoded again.
+ */
+export async function decodeJob(data: { inputs: WireTensor[]; image?: string }, runner: VersionRunner, limits: DecodeLimits): Promise<DecodedJob> {
+  const preprocess = runner.manifest.preprocess;
+  if (data.image !== undefined) {
+    if (!preprocess) throw new InferqError('IMAGE_NOT_SUPPORTED');
+    const image = await preprocessImage(Buffer.from(data.image, 'base64'), preprocess, limits.imageLimits);
+    const width = image.tensor.dims[3] as number;
+    return {
+      feeds: { [preprocess.input]: image.tensor },
+      rows: 1,
+      batchKey: preprocess.width === 'dynamic' ? `w${widthBucket(width)}` : '',
+      notes: image.notes,
+    };
+  }
+  const validated = validateModelInput(runner.manifest, { inputs: data.inputs }, limits.maxRowsPerJob);
+  return {
+    feeds: Object.fromEntries(validated.inputs.map((t) => [t.name, fromWire(t)])),
+    rows: validated.rows,
+    // Tensors of different shapes cannot be concatenated: only equal shapes batch together.
+    batchKey: validated.inputs.map((t) => t.shape.slice(1).join('x')).join('|'),
+  };
+}
