@@ -3,15 +3,8 @@ import { startWorkerService, type WorkerService } from './worker-service.ts';
 
 const { config, logger } = configureProcess('worker');
 
-let service: WorkerService;
-try {
-  service = await startWorkerService(config, logger);
-} catch (error) {
-  logger.fatal({ err: error }, `worker could not start: ${(error as Error).message}`);
-  process.exit(1);
-}
-logger.info({ worker_id: service.workerId }, 'worker started');
-
+// Registered before start-up, so a SIGTERM that arrives while models load still exits 0 (nothing is in flight yet).
+let service: WorkerService | undefined;
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
@@ -22,9 +15,17 @@ async function shutdown(signal: string): Promise<void> {
     process.exit(1);
   }, config.shutdownTimeoutMs);
   forced.unref();
-  await service.stop();
+  await service?.stop();
   logger.info('worker stopped');
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
+
+try {
+  service = await startWorkerService(config, logger);
+  logger.info({ worker_id: service.workerId }, 'worker started');
+} catch (error) {
+  logger.fatal({ err: error }, `worker could not start: ${(error as Error).message}`);
+  process.exit(1);
+}
