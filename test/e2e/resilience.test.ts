@@ -137,4 +137,23 @@ describe('resilience: killed workers, drained workers, many processes', () => {
     const job = await request(base, 'GET', `/v1/jobs/${after?.body.job_id}?wait=30`);
     assert.equal(job.body.status, 'succeeded', 'the worker reconnected too');
   });
+
+  test('SIGTERM on the API answers held long-polls with the current state and exits 0 at once', async () => {
+    redis = await startLocalRedis();
+    const port = await freePort();
+    const env = { REDIS_URL: redis.url, PORT: String(port), INFERQ_MODEL_DIR: testModelDir(), INFERQ_MODELS: 'fraud-risk' };
+    const api = await startService('api', { env });
+    const base = `http://127.0.0.1:${port}`;
+    // No worker serves wide-mlp: the job stays queued while its poll is held.
+    const submitted = await request(base, 'POST', '/v1/jobs', { model: 'wide-mlp', inputs: wideMlpInput(1) });
+    const held = request(base, 'GET', `/v1/jobs/${submitted.body.job_id}?wait=30`);
+    await new Promise((r) => setTimeout(r, 300));
+    const stoppedAt = Date.now();
+    api.child.kill('SIGTERM');
+    const answer = await held;
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.status, 'queued');
+    assert.equal(await api.exited, 0);
+    assert.ok(Date.now() - stoppedAt < 10_000, 'the held poll did not keep the server open for its full wait');
+  });
 });

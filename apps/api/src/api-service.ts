@@ -21,6 +21,8 @@ import { RoutingService } from './routing/routing-service.ts';
 
 export interface ApiService {
   app: ReturnType<typeof createApp>;
+  /** Answers every held long-poll now, so a stopping server is not kept open for their full wait. */
+  releaseLongPolls(): void;
   close(): Promise<void>;
 }
 
@@ -108,6 +110,7 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   });
   return {
     app,
+    releaseLongPolls: () => completions.releaseAll(),
     async close() {
       keyring.close();
       routing.close();

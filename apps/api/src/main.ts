@@ -23,12 +23,17 @@ function shutdown(signal: string): void {
   logger.info({ signal }, 'stopping');
   const forced = setTimeout(() => process.exit(1), config.shutdownTimeoutMs);
   forced.unref();
+  // Stop accepting, answer held long-polls and idle keep-alive sockets now; Redis closes last,
+  // once the requests in flight have been answered.
   server.close(async () => {
     await service.close();
     process.exit(0);
   });
-  // Held long-polls end now rather than keeping the server open for their full wait.
-  void service.close();
+  service.releaseLongPolls();
+  // Sockets go idle as their last responses are written: keep closing them until the server closes.
+  const http = server as import('node:http').Server;
+  http.closeIdleConnections();
+  setInterval(() => http.closeIdleConnections(), 50).unref();
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));

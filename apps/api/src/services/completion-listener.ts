@@ -59,8 +59,13 @@ export class CompletionListener {
     return n;
   }
 
-  async close(): Promise<void> {
+  /** Ends every held long-poll now (each answers with the job's current state). */
+  releaseAll(): void {
     for (const set of this.waiters.values()) for (const finish of [...set]) finish(false);
+  }
+
+  async close(): Promise<void> {
+    this.releaseAll();
     await this.subscriber.quit().catch(() => this.subscriber.disconnect());
   }
 }
