@@ -1,7 +1,7 @@
 import { InferqError } from '@inferq/core/errors';
 import type { WireTensor } from '@inferq/core/tensor';
 import { preprocessImage, widthBucket, type ImageLimits } from '@inferq/inference/image-preprocess';
-import { validateModelInput } from '@inferq/inference/input-validation';
+import { checkTensorLayout } from '@inferq/inference/input-validation';
 import type { ItemNotes } from '@inferq/inference/postprocess';
 import { fromWire, type RawTensor } from '@inferq/inference/tensor-codec';
 import type { VersionRunner } from './version-runner.ts';
@@ -37,7 +37,7 @@ export async function decodeJob(data: { inputs: WireTensor[]; image?: string }, 
       notes: image.notes,
     };
   }
-  const validated = validateModelInput(runner.manifest, { inputs: data.inputs }, limits.maxRowsPerJob);
+  const validated = checkTensorLayout(runner.manifest, data.inputs, limits.maxRowsPerJob);
   return {
     feeds: Object.fromEntries(validated.inputs.map((t) => [t.name, fromWire(t)])),
     rows: validated.rows,

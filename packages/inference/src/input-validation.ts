@@ -72,7 +72,7 @@ function checkShape(spec: TensorSpec, shape: number[]): void {
   }
 }
 
-function fromTensors(manifest: ModelManifest, tensors: RequestTensor[]): WireTensor[] {
+function fromTensors(manifest: ModelManifest, tensors: RequestTensor[], values: 'check' | 'trust' = 'check'): WireTensor[] {
   const byName = new Map<string, RequestTensor>();
   for (const tensor of tensors) {
     if (byName.has(tensor.name)) throw new InferqError('INVALID_REQUEST', `input ${tensor.name} is given twice`, { details: { input: tensor.name } });
@@ -101,7 +101,7 @@ function fromTensors(manifest: ModelManifest, tensors: RequestTensor[]): WireTen
         details: { input: spec.name, expected_elements: expected, actual_elements: flat.length },
       });
     }
-    return { name: spec.name, datatype: spec.datatype, shape: tensor.shape, data: checkValues(spec.name, spec.datatype, flat) };
+    return { name: spec.name, datatype: spec.datatype, shape: tensor.shape, data: values === 'check' ? checkValues(spec.name, spec.datatype, flat) : (flat as number[]) };
   });
 }
 
@@ -177,4 +177,18 @@ function tooManyRows(rows: number, maxRows: number): InferqError {
   return new InferqError('TOO_MANY_ROWS', `the job has ${rows} rows; at most ${maxRows} are allowed (INFERQ_MAX_ROWS_PER_JOB)`, {
     details: { rows, max_rows: maxRows },
   });
+}
+
+/**
+ * The worker's check of tensors the API already validated: names, datatypes, shapes, element
+ * counts and row counts against the manifest, but not each value again (that pass costs more
+ * than the inference of a small model). A payload from another producer with a bad value gets a
+ * NaN result or a model error on that job alone, never a crash.
+ */
+export function checkTensorLayout(manifest: ModelManifest, inputs: RequestTensor[], maxRows: number): ValidatedInput {
+  const tensors = fromTensors(manifest, inputs, 'trust');
+  const rows = tensors[0]?.shape[0] ?? 0;
+  if (tensors.some((t) => t.shape[0] !== rows)) throw new InferqError('INPUT_SHAPE_MISMATCH', 'every input needs the same first (row) dimension');
+  if (rows > maxRows) throw tooManyRows(rows, maxRows);
+  return { inputs: tensors, response: 'outputs', rows };
 }
