@@ -32,7 +32,8 @@ export interface ApiService {
  */
 export async function startApiService(config: Config, logger: Logger): Promise<ApiService> {
   const keys = new Keyspace(config.queuePrefix);
-  const redis = createProducerConnection(config.redisUrl);
+  // Auto-pipelining batches the commands of concurrent requests into one socket write per tick.
+  const redis = createProducerConnection(config.redisUrl, { enableAutoPipelining: true });
   await new Promise<void>((resolve, reject) => {
     redis.once('ready', resolve);
     redis.once('error', reject);
