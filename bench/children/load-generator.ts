@@ -7,6 +7,7 @@
  * 2-core machine every cycle the client spends is taken from the API, worker and Redis.
  */
 import http from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { summarize, type Summary } from '../lib/stats.ts';
 
 export interface LoadPlan {
@@ -43,8 +44,13 @@ export interface LoadResult {
   errors: number;
   statuses: Record<string, number>;
   latencyMs: Summary;
+  /** From the finished record's timings: enqueue to worker pick-up, and created to finished. */
+  queueMs: Summary;
+  workerTotalMs: Summary;
   inferenceMs: Summary;
   batchSize: Summary;
+  /** The client's own event-loop lag p99: what of the latency may be the client's. */
+  clientLagP99Ms: number;
   jobIds?: string[];
 }
 
@@ -56,17 +62,23 @@ interface Reply {
 const plan = JSON.parse(process.argv[2] ?? '{}') as LoadPlan;
 const target = new URL(plan.baseUrl);
 const sockets = plan.mode === 'closed' ? (plan.concurrency ?? 1) : (plan.maxInFlight ?? 1000);
-const agent = new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
+// Idle sockets are dropped before the server's 5 s keep-alive timeout would close them under a
+// request just sent on them (which the client would see as ECONNRESET, not the service's fault).
+const agent = new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets, timeout: 4_000 });
 const body = JSON.stringify(plan.body);
 const postHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
 
 const statuses: Record<string, number> = {};
 const latencies: number[] = [];
 const inference: number[] = [];
+const queueTimes: number[] = [];
+const workerTotals: number[] = [];
 const batchSizes: number[] = [];
 const jobIds: string[] = [];
 let errors = 0;
 let stopped = false;
+const clientLag = monitorEventLoopDelay({ resolution: 1 });
+clientLag.enable();
 
 function send(method: string, path: string, payload?: string): Promise<Reply> {
   return new Promise((resolve, reject) => {
@@ -101,10 +113,12 @@ async function runJob(): Promise<boolean> {
   }
   for (;;) {
     const polled = await send('GET', `${job.poll_url}?wait=30`);
-    const view = JSON.parse(polled.text) as { status?: string; timings?: { inference_ms?: number }; batch_size?: number };
+    const view = JSON.parse(polled.text) as { status?: string; timings?: { inference_ms?: number; queue_ms?: number; total_ms?: number }; batch_size?: number };
     if (view.status === 'queued' || view.status === 'running') continue;
     count(`GET ${polled.status} ${view.status ?? ''}`.trim());
     if (view.timings?.inference_ms !== undefined) inference.push(view.timings.inference_ms);
+    if (view.timings?.queue_ms !== undefined) queueTimes.push(view.timings.queue_ms);
+    if (view.timings?.total_ms !== undefined) workerTotals.push(view.timings.total_ms);
     if (view.batch_size) batchSizes.push(view.batch_size);
     return polled.status === 200 && view.status === 'succeeded';
   }
@@ -200,9 +214,12 @@ const result: LoadResult = {
   errors,
   statuses,
   latencyMs: summarize(latencies),
+  queueMs: summarize(queueTimes),
+  workerTotalMs: summarize(workerTotals),
   inferenceMs: summarize(inference),
   batchSize: summarize(batchSizes),
+  clientLagP99Ms: Math.max(0, clientLag.percentile(99) / 1e6 - 1),
   ...(plan.collectJobIds ? { jobIds } : {}),
 };
-process.stdout.write(`${JSON.stringify(result)}\n`);
-process.exit(0);
+// Exit only once the line is flushed: a pipe takes a large line (job ids) in several writes.
+process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));

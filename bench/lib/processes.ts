@@ -37,7 +37,8 @@ export function spawnScript(script: string, args: string[] = [], env: Record<str
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-4000);
   });
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  // 'close', not 'exit': only then has all of stdout been read.
+  const exited = new Promise<number | string>((resolve) => child.once('close', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   const failure = (why: string) => new Error(`${script} ${why}\n${stderr}${lines.slice(-5).join('\n')}`);
 
   return {
