@@ -37,6 +37,12 @@ export interface ModelWorkerOptions {
   onMissingVersion?: (version: string) => void;
 }
 
+/** What processing a job logs through: a logger scoped to the job, created only when used. */
+interface JobLog {
+  warn(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+}
+
 interface Finish {
   status: FinishedJobRecord['status'];
   result?: unknown;
@@ -106,7 +112,12 @@ export class ModelWorker {
 
   private async processJob(job: Job<JobPayload>): Promise<void> {
     const startedAt = Date.now();
-    const log = this.options.logger.child({ job_id: job.id, model: this.options.model, version: job.name, request_id: job.data.request_id });
+    // Built on first use: most jobs never log, and a child logger per job was 5 % of the worker's CPU.
+    let scoped: Logger | undefined;
+    const log: JobLog = {
+      warn: (fields: object, message: string) => (scoped ??= this.jobLogger(job)).warn(fields, message),
+      info: (fields: object, message: string) => (scoped ??= this.jobLogger(job)).info(fields, message),
+    };
     if (job.data.deadline_at !== undefined && startedAt > job.data.deadline_at) {
       const late = startedAt - job.data.deadline_at;
       return this.failForGood(job, null, new InferqError('DEADLINE_EXCEEDED', `the job reached a worker ${late} ms after its deadline; it was not run`, { details: { deadline_at: new Date(job.data.deadline_at).toISOString() } }));
@@ -137,7 +148,7 @@ export class ModelWorker {
    * session.run error, a crashed thread) is re-run at once on the policy's fallback version,
    * and its record says so; without a fallback, the failure is handled as before.
    */
-  private async runOn(job: Job<JobPayload>, runner: VersionRunner, startedAt: number, log: Logger, fallbackFrom?: { version: string; reason: string }): Promise<void> {
+  private async runOn(job: Job<JobPayload>, runner: VersionRunner, startedAt: number, log: JobLog, fallbackFrom?: { version: string; reason: string }): Promise<void> {
     const version = runner.entry.version;
     const queueMs = Math.max(0, startedAt - job.timestamp);
     const fallback = fallbackFrom ? undefined : this.fallbackFor(job, version);
@@ -224,6 +235,10 @@ export class ModelWorker {
     } catch (error) {
       await record({ version: job.name, ok: false, error_code: error instanceof InferqError ? error.code : 'INTERNAL', inference_ms: null });
     }
+  }
+
+  private jobLogger(job: Job<JobPayload>): Logger {
+    return this.options.logger.child({ job_id: job.id, model: this.options.model, version: job.name, request_id: job.data.request_id });
   }
 
   private async failForGood(job: Job<JobPayload>, startedAt: number | null, error: InferqError, routing?: { version: string; fallbackFrom: { version: string; reason: string } | undefined }): Promise<never> {
