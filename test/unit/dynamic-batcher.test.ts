@@ -34,6 +34,17 @@ describe('DynamicBatcher on a real onnxruntime session', () => {
     assert.deepEqual(outcomes.map((o) => o.batchRows), [8, 8, 8, 8, 8, 8, 8, 8, 3, 3, 3]);
   });
 
+  test('a full batch queues behind a busy thread; a partial one waits for the thread', async () => {
+    const submitted = Array.from({ length: 27 }, (_, i) => batcher.submit(ids(i % 16), 1));
+    // 8 run, the next 8 wait in the thread's queue, and the 11 left keep accumulating.
+    assert.equal(pool.idleThreads, 0);
+    assert.equal(pool.queueableThreads, 0);
+    assert.equal(batcher.pendingItems, 11);
+    const outcomes = await Promise.all(submitted);
+    assert.deepEqual(outcomes.map((o) => o.batchRows), [...Array(24).fill(8), 3, 3, 3]);
+    outcomes.forEach((o, i) => assert.equal(Number(o.outputs?.vectors?.data[0]), (i % 16) * 10, `item ${i} got its own rows`));
+  });
+
   test('a lone item runs after max_wait_ms even though the batch is not full', async () => {
     const started = performance.now();
     const outcome = await batcher.submit(ids(5), 1);

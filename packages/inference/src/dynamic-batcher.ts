@@ -63,17 +63,35 @@ export class DynamicBatcher {
     });
   }
 
-  /** Called when a pool thread frees up. */
+  /** Called when items arrive and when a pool thread can take more work. */
   pump(): void {
-    while (this.waiting.length > 0 && this.pool.idleThreads > 0) {
-      const oldest = this.waiting[0] as Item;
-      const waited = performance.now() - oldest.enqueuedAt;
-      if (this.waitingRows < this.options.maxBatchSize && waited < this.options.maxWaitMs) {
-        this.armTimer(this.options.maxWaitMs - waited);
+    while (this.waiting.length > 0) {
+      if (this.pool.idleThreads > 0) {
+        const oldest = this.waiting[0] as Item;
+        const waited = performance.now() - oldest.enqueuedAt;
+        if (this.waitingRows < this.options.maxBatchSize && waited < this.options.maxWaitMs) {
+          this.armTimer(this.options.maxWaitMs - waited);
+          return;
+        }
+      } else if (this.pool.queueableThreads === 0 || !this.fullBatchWaiting()) {
+        // Every thread is busy: items keep accumulating; only a full batch queues behind a run.
         return;
       }
       void this.execute(this.take());
     }
+  }
+
+  /** Whether the oldest item's key has maxBatchSize rows waiting. */
+  private fullBatchWaiting(): boolean {
+    if (this.waitingRows < this.options.maxBatchSize) return false;
+    const key = (this.waiting[0] as Item).key;
+    let rows = 0;
+    for (const item of this.waiting) {
+      if (item.key !== key) continue;
+      rows += item.rows;
+      if (rows >= this.options.maxBatchSize) return true;
+    }
+    return false;
   }
 
   private armTimer(delayMs: number): void {
@@ -111,21 +129,24 @@ export class DynamicBatcher {
 
   private async execute(batch: Item[]): Promise<void> {
     try {
-      await this.runIsolating(batch);
+      await this.runIsolating(batch, true);
     } catch (error) {
       for (const item of batch) item.reject(error as Error);
     }
   }
 
-  /** Runs a batch; on a model error, bisects so only the failing items fail. */
-  private async runIsolating(batch: Item[]): Promise<void> {
+  /**
+   * Runs a batch; on a model error, bisects so only the failing items fail. `dispatched`: pump
+   * found a thread for it (idle, or busy with room to queue a full batch).
+   */
+  private async runIsolating(batch: Item[], dispatched = false): Promise<void> {
     const rowCounts = batch.map((i) => i.rows);
     const batchRows = rowCounts.reduce((a, b) => a + b, 0);
     const names = Object.keys((batch[0] as Item).feeds);
     const feeds: Record<string, RawTensor> = {};
     for (const name of names) feeds[name] = concatRows(batch.map((i) => i.feeds[name] as RawTensor), this.options.padValue ?? 0);
     try {
-      const { outputs, inferenceMs } = await this.runWhenIdle(feeds);
+      const { outputs, inferenceMs } = await (dispatched ? this.pool.run(feeds) : this.runWhenIdle(feeds));
       this.options.onRun?.(batchRows, inferenceMs);
       const perItem = Object.entries(outputs).map(([name, tensor]) => [name, splitRows(tensor, rowCounts)] as const);
       batch.forEach((item, index) => {

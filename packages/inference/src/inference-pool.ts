@@ -21,7 +21,13 @@ export interface InferencePoolOptions {
   /** Tried in order per thread. Default: ['cpu']. */
   executionProviders?: string[];
   warmupFeeds: Record<string, RawTensor>;
-  /** Called when a thread becomes free, so a batcher can hand it the next batch. */
+  /**
+   * Batches a busy thread may hold behind the one it runs. With one, a thread starts its next
+   * full batch the moment it finishes, instead of idling until the event loop has read its
+   * result and handed it more work. Default: 1.
+   */
+  queuePerThread?: number;
+  /** Called when a thread can take more work, so a batcher can hand it the next batch. */
   onIdle?: () => void;
   /** Called once per distinct warning (e.g. a provider fell back to CPU). */
   onWarning?: (message: string) => void;
@@ -39,7 +45,8 @@ interface Pending {
 
 interface Slot {
   worker: Worker;
-  busy: Pending & { id: number } | undefined;
+  /** Batches sent to the thread and not answered yet, oldest (the running one) first. */
+  inFlight: (Pending & { id: number })[];
 }
 
 const ENTRY = new URL('./inference-thread-entry.mjs', import.meta.url);
@@ -58,8 +65,9 @@ function transferList(feeds: Record<string, RawTensor>): ArrayBuffer[] {
 
 /**
  * onnxruntime sessions on worker threads, one session per thread. `run` hands a batch to an idle
- * thread; callers (the batcher) check `idleThreads` first so batches keep growing while every
- * thread is busy, instead of queueing up small ones.
+ * thread, or queues it behind a busy one (`queuePerThread`); callers (the batcher) check
+ * `idleThreads` first and queue only full batches, so batches keep growing while every thread is
+ * busy instead of queueing up small ones.
  */
 export class InferencePool {
   private readonly slots: Slot[] = [];
@@ -81,7 +89,13 @@ export class InferencePool {
   }
 
   get idleThreads(): number {
-    return this.slots.filter((s) => !s.busy).length;
+    return this.slots.filter((s) => s.inFlight.length === 0).length;
+  }
+
+  /** Busy threads that can still queue a batch behind the one they run. */
+  get queueableThreads(): number {
+    const limit = 1 + (this.options.queuePerThread ?? 1);
+    return this.slots.filter((s) => s.inFlight.length > 0 && s.inFlight.length < limit).length;
   }
 
   get size(): number {
@@ -97,7 +111,7 @@ export class InferencePool {
       warmupFeeds: this.options.warmupFeeds,
     };
     const worker = new Worker(ENTRY, { workerData: init });
-    const slot: Slot = { worker, busy: undefined };
+    const slot: Slot = { worker, inFlight: [] };
     return new Promise((resolve, reject) => {
       let ready = false;
       worker.on('message', (message: ThreadMessage) => {
@@ -116,11 +130,12 @@ export class InferencePool {
             return;
           case 'result':
           case 'run-failed': {
-            const busy = slot.busy;
-            if (!busy || busy.id !== message.id) return;
-            slot.busy = undefined;
-            if (message.kind === 'result') busy.resolve({ outputs: message.outputs, inferenceMs: message.inferenceMs });
-            else busy.reject(new RunFailedError(message.message));
+            // A thread answers its batches in the order it was sent them.
+            const done = slot.inFlight[0];
+            if (!done || done.id !== message.id) return;
+            slot.inFlight.shift();
+            if (message.kind === 'result') done.resolve({ outputs: message.outputs, inferenceMs: message.inferenceMs });
+            else done.reject(new RunFailedError(message.message));
             this.options.onIdle?.();
             return;
           }
@@ -132,8 +147,7 @@ export class InferencePool {
       worker.on('exit', (code) => {
         const index = this.slots.indexOf(slot);
         if (index >= 0) this.slots.splice(index, 1);
-        slot.busy?.reject(new ThreadCrashedError(`inference thread exited with code ${code}`));
-        slot.busy = undefined;
+        for (const pending of slot.inFlight.splice(0)) pending.reject(new ThreadCrashedError(`inference thread exited with code ${code}`));
         if (!ready) reject(new Error(`inference thread exited with code ${code} before it was ready`));
         if (ready && !this.closing) {
           this.options.onWarning?.(`inference thread exited with code ${code}; starting a new one`);
@@ -143,14 +157,20 @@ export class InferencePool {
     });
   }
 
-  /** Runs one batch on an idle thread. Throws if none is idle: check `idleThreads` first. */
+  /**
+   * Runs one batch on an idle thread, or else queues it on the least busy thread with room.
+   * Throws if there is neither: check `idleThreads` or `queueableThreads` first.
+   */
   run(feeds: Record<string, RawTensor>): Promise<RunResult> {
-    const slot = this.slots.find((s) => !s.busy);
-    if (!slot) return Promise.reject(new Error('InferencePool.run called with no idle thread'));
+    const limit = 1 + (this.options.queuePerThread ?? 1);
+    let slot: Slot | undefined;
+    for (const candidate of this.slots) if (candidate.inFlight.length < limit && (!slot || candidate.inFlight.length < slot.inFlight.length)) slot = candidate;
+    if (!slot) return Promise.reject(new Error('InferencePool.run called with every thread busy and its queue full'));
+    const target = slot;
     const id = this.nextId++;
     return new Promise<RunResult>((resolve, reject) => {
-      slot.busy = { id, resolve, reject };
-      slot.worker.postMessage({ id, feeds }, transferList(feeds));
+      target.inFlight.push({ id, resolve, reject });
+      target.worker.postMessage({ id, feeds }, transferList(feeds));
     });
   }
 

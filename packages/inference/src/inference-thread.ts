@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     post({ kind: 'init-failed', message: (error as Error).message });
     return;
   }
-  port?.on('message', async (request: ThreadRequest) => {
+  const runOne = async (request: ThreadRequest) => {
     const started = performance.now();
     try {
       const results = await session.run(toOrt(request.feeds));
@@ -76,6 +76,12 @@ async function main(): Promise<void> {
     } catch (error) {
       post({ kind: 'run-failed', id: request.id, message: (error as Error).message });
     }
+  };
+  // A batch queued behind a running one starts when that one ends, never beside it: the pool
+  // reads answers in the order it sent batches, and inferenceMs must not count the wait.
+  let previous: Promise<void> = Promise.resolve();
+  port?.on('message', (request: ThreadRequest) => {
+    previous = previous.then(() => runOne(request));
   });
 }
 
