@@ -57,6 +57,8 @@ export interface LoadResult {
 interface Reply {
   status: number;
   text: string;
+  /** The Retry-After header, in seconds (0 when absent). */
+  retryAfterSeconds: number;
 }
 
 const plan = JSON.parse(process.argv[2] ?? '{}') as LoadPlan;
@@ -85,7 +87,7 @@ function send(method: string, path: string, payload?: string): Promise<Reply> {
     const req = http.request({ agent, hostname: target.hostname, port: target.port, method, path, headers: payload ? postHeaders : {}, timeout: 120_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), retryAfterSeconds: Number(res.headers['retry-after'] ?? 0) || 0 }));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error('request timed out')));
@@ -112,9 +114,17 @@ async function runJob(): Promise<boolean> {
     return true;
   }
   for (;;) {
+    const asked = performance.now();
     const polled = await send('GET', `${job.poll_url}?wait=30`);
     const view = JSON.parse(polled.text) as { status?: string; timings?: { inference_ms?: number; queue_ms?: number; total_ms?: number }; batch_size?: number };
-    if (view.status === 'queued' || view.status === 'running') continue;
+    if (view.status === 'queued' || view.status === 'running') {
+      // Answered at once although unfinished: the API holds no more long-polls. Come back when it says, as a client should.
+      if (performance.now() - asked < 15_000) {
+        count('GET long-poll declined');
+        await new Promise((r) => setTimeout(r, polled.retryAfterSeconds * 1000));
+      }
+      continue;
+    }
     count(`GET ${polled.status} ${view.status ?? ''}`.trim());
     if (view.timings?.inference_ms !== undefined) inference.push(view.timings.inference_ms);
     if (view.timings?.queue_ms !== undefined) queueTimes.push(view.timings.queue_ms);

@@ -105,3 +105,59 @@ describe('HTTP edges through app.request()', () => {
     assert.ok(elapsed < 1400, `answered after ${elapsed} ms, before Redis came back`);
   });
 });
+
+// No worker runs, so every job stays queued and every ?wait= would be held to its end.
+describe('held long-polls are capped by INFERQ_MAX_HELD_LONG_POLLS', () => {
+  let redis: LocalRedis;
+  let service: ApiService;
+  before(async () => {
+    redis = await startLocalRedis();
+    const config = loadConfig({ redisUrl: redis.url, modelDir: testModelDir(), maxHeldLongPolls: 2 }, {});
+    service = await startApiService(config, createLogger({ level: 'silent' }));
+  });
+  after(async () => {
+    await service.close();
+    await redis.stop();
+  });
+
+  const submit = async (path: string, body: unknown) => {
+    const res = await service.app.request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    assert.equal(res.status, 202);
+    return (await json(res)) as { job_id?: string; batch_id?: string };
+  };
+
+  test('past the cap a long-poll answers at once with the current state and a later Retry-After; freed places hold again', async () => {
+    const jobIds: string[] = [];
+    for (let i = 0; i < 3; i++) jobIds.push((await submit('/v1/jobs', { model: 'fraud-risk', features: SAFE_TRANSACTION })).job_id as string);
+    const batchId = (await submit('/v1/batches', { model: 'fraud-risk', rows: [SAFE_TRANSACTION] })).batch_id as string;
+    const poll = (path: string) => service.app.request(path);
+
+    const held = [poll(`/v1/jobs/${jobIds[0]}?wait=30`), poll(`/v1/jobs/${jobIds[1]}?wait=30`)];
+    let heldAnswered = false;
+    void Promise.all(held).then(() => (heldAnswered = true));
+    await new Promise((r) => setTimeout(r, 100));
+
+    const declined = await poll(`/v1/jobs/${jobIds[2]}?wait=30`);
+    assert.equal(declined.status, 200);
+    assert.equal((await json(declined)).status, 'queued');
+    assert.equal(declined.headers.get('retry-after'), '5');
+    const declinedShort = await poll(`/v1/jobs/${jobIds[2]}?wait=3`);
+    assert.equal(declinedShort.headers.get('retry-after'), '3', 'never later than the wait the client asked for');
+    const declinedBatch = await poll(`/v1/batches/${batchId}?wait=30`);
+    assert.equal(declinedBatch.status, 200);
+    assert.equal(declinedBatch.headers.get('retry-after'), '5');
+    assert.equal(heldAnswered, false, 'the first two are still held');
+
+    service.releaseLongPolls();
+    const released = await Promise.all(held);
+    for (const res of released) {
+      assert.equal((await json(res)).status, 'queued');
+      assert.equal(res.headers.get('retry-after'), '1');
+    }
+    // Places are free again: this one is held for its whole (short) wait, not declined.
+    const started = Date.now();
+    const again = await poll(`/v1/jobs/${jobIds[2]}?wait=2`);
+    assert.ok(Date.now() - started >= 1900, 'held for its wait');
+    assert.equal(again.headers.get('retry-after'), '1');
+  });
+});

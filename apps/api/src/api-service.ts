@@ -77,7 +77,7 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   await catalog.loadUnloaded();
   const routing = await RoutingService.start({ config, redis, subscriber: control, keys, catalog, logger: logger.child({ component: 'routing' }) });
   const metrics = apiMetrics({ catalog, queues, cacheMs: config.metricsCacheMs });
-  const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger);
+  const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger, config.maxHeldLongPolls);
   const webhooks = await createWebhookProducer({ config, redis, keys, logger });
   // Fair ordering between tenants costs a round trip per submit: only worth it with several tenants.
   const admission = new Admission({ redis, keys, catalog, queues, maxQueueDepth: config.maxQueueDepth, fair: !keyring.open });

@@ -46,8 +46,14 @@ export class ApiClient {
   }
 
   async get(batchId: string, waitSeconds = 0): Promise<BatchView> {
+    return (await this.poll(batchId, waitSeconds)).view;
+  }
+
+  /** A long-poll, with the Retry-After the API sent along (seconds; 0 when none). */
+  async poll(batchId: string, waitSeconds: number): Promise<{ view: BatchView; retryAfterSeconds: number }> {
     const res = await this.call(`/v1/batches/${encodeURIComponent(batchId)}${waitSeconds > 0 ? `?wait=${waitSeconds}` : ''}`);
-    return (await res.json()) as BatchView;
+    const retryAfterSeconds = Number(res.headers.get('retry-after') ?? 0);
+    return { view: (await res.json()) as BatchView, retryAfterSeconds: Number.isFinite(retryAfterSeconds) ? retryAfterSeconds : 0 };
   }
 
   async results(batchId: string): Promise<ReadableStream<Uint8Array>> {

@@ -62,8 +62,15 @@ async function submit(client: ApiClient, values: Record<string, string | boolean
       throw new CliError(`${view.batch_id} has not finished after ${timeoutSeconds} s (it goes on; check with: inferq batch status ${view.batch_id})`, EXIT.TIMEOUT);
     }
     // Short long-polls, so the bar moves while the server holds the request.
-    view = await client.get(view.batch_id, Math.max(0.1, Math.min(1, (deadline - Date.now()) / 1000)));
+    const waitSeconds = Math.max(0.1, Math.min(1, (deadline - Date.now()) / 1000));
+    const asked = Date.now();
+    const answer = await client.poll(view.batch_id, waitSeconds);
+    view = answer.view;
     progress.update(view);
+    // Answered at once although unfinished: the API holds no more long-polls; come back when it says.
+    if (!FINAL.has(view.status) && Date.now() - asked < (waitSeconds * 1000) / 2) {
+      await new Promise((r) => setTimeout(r, Math.min(answer.retryAfterSeconds * 1000, Math.max(0, deadline - Date.now()))));
+    }
   }
   progress.done();
   if (view.status !== 'failed') await writeResults(client, view.batch_id, values.output as string | undefined);

@@ -9,6 +9,7 @@ import type { AppEnv } from '../app-env.ts';
 import { payloadTooLarge } from '../middleware/json-body.ts';
 import type { BatchRequest, BatchService } from '../services/batch-service.ts';
 import { webhookSchema } from '../services/job-request-schema.ts';
+import { declinedRetryAfterSeconds } from '../services/completion-listener.ts';
 import { parseWait } from './wait-query.ts';
 
 export interface BatchesRoutesOptions {
@@ -105,8 +106,8 @@ export function batchesRoutes(options: BatchesRoutesOptions) {
     })
     .get('/:id', async (c) => {
       const waitSeconds = parseWait(c.req.query('wait'), options.maxLongPollSeconds);
-      const view = await batches.get(c.req.param('id'), c.get('principal').tenant, waitSeconds * 1000, c.req.raw.signal);
-      if (!['succeeded', 'failed', 'canceled'].includes(view.status)) c.header('Retry-After', '2');
+      const { view, declined } = await batches.waitFor(c.req.param('id'), c.get('principal').tenant, waitSeconds * 1000, c.req.raw.signal);
+      if (!['succeeded', 'failed', 'canceled'].includes(view.status)) c.header('Retry-After', String(declined ? declinedRetryAfterSeconds(waitSeconds) : 2));
       return c.json(view, 200);
     })
     .get('/:id/results', async (c) => {

@@ -7,6 +7,7 @@ import { jsonBody } from '../middleware/json-body.ts';
 import { imageUploadQuerySchema, jobRequestSchema, type JobRequest } from '../services/job-request-schema.ts';
 import type { BulkItem, JobService } from '../services/job-service.ts';
 import { isFinished } from '../services/job-view.ts';
+import { declinedRetryAfterSeconds } from '../services/completion-listener.ts';
 import { parseWait } from './wait-query.ts';
 
 export interface JobsRoutesOptions {
@@ -56,8 +57,8 @@ export function jobsRoutes(options: JobsRoutesOptions) {
     })
     .get('/:id', async (c) => {
       const waitSeconds = parseWait(c.req.query('wait'), options.maxLongPollSeconds);
-      const view = await jobs.waitFor(c.req.param('id'), c.get('principal').tenant, waitSeconds * 1000, c.req.raw.signal);
-      if (!isFinished(view)) c.header('Retry-After', '1');
+      const { view, declined } = await jobs.waitFor(c.req.param('id'), c.get('principal').tenant, waitSeconds * 1000, c.req.raw.signal);
+      if (!isFinished(view)) c.header('Retry-After', String(declined ? declinedRetryAfterSeconds(waitSeconds) : 1));
       return c.json(view, 200);
     })
     .delete('/:id', async (c) => c.json(await jobs.cancel(c.req.param('id'), c.get('principal').tenant), 200));

@@ -63,18 +63,24 @@ export class BatchService {
     return this.get(batchId, tenant);
   }
 
-  async get(batchId: string, tenant: string, waitMs = 0, signal?: AbortSignal): Promise<BatchView> {
+  async get(batchId: string, tenant: string): Promise<BatchView> {
+    return this.read(batchId, tenant);
+  }
+
+  /** Holds until the batch ends or `waitMs` passes; `declined` as for jobs (too many held). */
+  async waitFor(batchId: string, tenant: string, waitMs: number, signal?: AbortSignal): Promise<{ view: BatchView; declined: boolean }> {
     let view = await this.read(batchId, tenant);
-    if (waitMs <= 0 || isBatchFinal(view.status)) return view;
+    if (waitMs <= 0 || isBatchFinal(view.status)) return { view, declined: false };
     const waiter = this.deps.completions.waitFor(batchId, waitMs, signal);
+    if (!waiter) return { view, declined: true };
     try {
       view = await this.read(batchId, tenant);
-      if (isBatchFinal(view.status)) return view;
+      if (isBatchFinal(view.status)) return { view, declined: false };
       await waiter.done;
     } finally {
       waiter.cancel();
     }
-    return this.read(batchId, tenant);
+    return { view: await this.read(batchId, tenant), declined: false };
   }
 
   /** Another tenant's batch is answered exactly like one that does not exist. */

@@ -3,17 +3,36 @@ import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
 
 /**
+ * When a long-poll the API declined to hold should come back: soon enough to see a result in
+ * good time, late enough that clients turned away do not poll a saturated API in a tight loop.
+ */
+export function declinedRetryAfterSeconds(waitSeconds: number): number {
+  return Math.max(1, Math.min(5, Math.ceil(waitSeconds)));
+}
+
+export interface Waiter {
+  /** True when the id was reported finished; false on timeout, abort or release. */
+  done: Promise<boolean>;
+  cancel: () => void;
+}
+
+/**
  * Wakes long-polls when their job finishes. One subscriber connection per API process listens to
  * the channel workers publish finished job ids on, so a held GET costs no Redis traffic while it
- * waits, however many are held.
+ * waits. At most `maxHeld` are held at once: each holds a socket, a request and a timer (about
+ * 10 KB of heap), and under overload they were what grew the process without bound.
  */
 export class CompletionListener {
   private readonly waiters = new Map<string, Set<(notified: boolean) => void>>();
+  private heldCount = 0;
 
-  private constructor(private readonly subscriber: Redis) {}
+  private constructor(
+    private readonly subscriber: Redis,
+    private readonly maxHeld: number,
+  ) {}
 
-  static async start(subscriber: Redis, keys: Keyspace, logger: Logger): Promise<CompletionListener> {
-    const listener = new CompletionListener(subscriber);
+  static async start(subscriber: Redis, keys: Keyspace, logger: Logger, maxHeld = Number.POSITIVE_INFINITY): Promise<CompletionListener> {
+    const listener = new CompletionListener(subscriber, maxHeld);
     subscriber.on('message', (_channel: string, message: string) => {
       for (const id of message.split(' ')) listener.notify(id);
     });
@@ -25,13 +44,20 @@ export class CompletionListener {
   /**
    * Resolves true when `jobId` is reported finished, false after `timeoutMs` or when `signal`
    * aborts. Register before reading the job's state, so a finish between the two is not missed.
+   * Undefined when `maxHeld` waits are already held: the caller answers at once instead.
    */
-  waitFor(jobId: string, timeoutMs: number, signal?: AbortSignal): { done: Promise<boolean>; cancel: () => void } {
+  waitFor(jobId: string, timeoutMs: number, signal?: AbortSignal): Waiter | undefined {
+    if (this.heldCount >= this.maxHeld) return undefined;
+    this.heldCount += 1;
     let cancel = () => {};
+    let finished = false;
     const done = new Promise<boolean>((resolve) => {
       const set = this.waiters.get(jobId) ?? new Set();
       this.waiters.set(jobId, set);
       const finish = (notified: boolean) => {
+        if (finished) return;
+        finished = true;
+        this.heldCount -= 1;
         clearTimeout(timer);
         signal?.removeEventListener('abort', aborted);
         set.delete(finish);
@@ -53,10 +79,9 @@ export class CompletionListener {
     for (const finish of [...set]) finish(true);
   }
 
-  get waiting(): number {
-    let n = 0;
-    for (const set of this.waiters.values()) n += set.size;
-    return n;
+  /** Long-polls held now. */
+  get held(): number {
+    return this.heldCount;
   }
 
   /** Ends every held long-poll now (each answers with the job's current state). */

@@ -286,26 +286,28 @@ export class JobService {
 
   /**
    * Holds until the job finishes or `waitMs` passes, with no polling of Redis meanwhile: one read
-   * before waiting and, once woken by the job's end, one read of its result.
+   * before waiting and, once woken by the job's end, one read of its result. `declined`: the
+   * process already held as many long-polls as it may, so this one was answered at once.
    */
-  async waitFor(jobId: string, tenant: string, waitMs: number, signal?: AbortSignal): Promise<JobView> {
-    if (waitMs <= 0) return this.get(jobId, tenant);
+  async waitFor(jobId: string, tenant: string, waitMs: number, signal?: AbortSignal): Promise<{ view: JobView; declined: boolean }> {
+    if (waitMs <= 0) return { view: await this.get(jobId, tenant), declined: false };
     this.ownJob(jobId, tenant);
     // Registered before the read, so a finish between the two is not missed.
     const waiter = this.deps.completions.waitFor(jobId, waitMs, signal);
+    if (!waiter) return { view: await this.get(jobId, tenant), declined: true };
     let notified = false;
     try {
       const view = await this.get(jobId, tenant);
-      if (isFinished(view)) return view;
+      if (isFinished(view)) return { view, declined: false };
       notified = await waiter.done;
     } finally {
       waiter.cancel();
     }
     if (notified) {
       const finished = await guardRedis(() => this.deps.redis.get(this.deps.keys.result(jobId)));
-      if (finished) return this.owned(JSON.parse(finished) as FinishedJobRecord, tenant);
+      if (finished) return { view: this.owned(JSON.parse(finished) as FinishedJobRecord, tenant), declined: false };
     }
-    return this.get(jobId, tenant);
+    return { view: await this.get(jobId, tenant), declined: false };
   }
 
   private owned(record: FinishedJobRecord, tenant: string): FinishedJobRecord {
