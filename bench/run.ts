@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --profile] [-- --only=throughput,redis-memory,batching,overhead]`
+ * `npm run bench [-- --quick] [-- --profile] [-- --only=throughput,batch-scoring,redis-memory,batching,overhead]`
  *
  * Starts a private redis-server, the API and workers as real processes, drives them from a
  * separate load-generator process, prints a table (absolute numbers and ratios to baselines
@@ -13,6 +13,7 @@ import { BenchStack, type LagWindow } from './lib/stack.ts';
 import { goalLines, machineInfo, textTable, writeResults, type ScenarioResult } from './lib/report.ts';
 import { SETTINGS } from './lib/settings.ts';
 import { round } from './lib/stats.ts';
+import { batchScoring } from './scenarios/batch-scoring.ts';
 import { batching } from './scenarios/batching.ts';
 import { e2eThroughput } from './scenarios/e2e-throughput.ts';
 import { latencyUnderLoad } from './scenarios/latency-under-load.ts';
@@ -21,7 +22,7 @@ import { queueOverhead } from './scenarios/queue-overhead.ts';
 import { redisMemory } from './scenarios/redis-memory.ts';
 import { workerLoopLag } from './scenarios/worker-loop-lag.ts';
 
-const GROUPS = ['throughput', 'redis-memory', 'batching', 'overhead'] as const;
+const GROUPS = ['throughput', 'batch-scoring', 'redis-memory', 'batching', 'overhead'] as const;
 type Group = (typeof GROUPS)[number];
 
 const args = process.argv.slice(2);
@@ -94,6 +95,7 @@ try {
     await stack.stopWorker('fraud-risk');
   }
   if (!stack.api) await stack.startApi();
+  if (only.includes('batch-scoring')) await attempt('scenario 5 (batch scoring file)', async () => void scenarios.push(await batchScoring(stack, settings.batchRows)));
   if (only.includes('redis-memory')) await attempt('scenario 6 (Redis memory per queued job)', async () => void scenarios.push(await redisMemory(stack, settings)));
   if (only.includes('batching')) {
     await attempt('scenario 2 (dynamic batching vs plain worker)', async () => {
@@ -113,13 +115,6 @@ try {
 } finally {
   await stack.stop();
 }
-scenarios.push({
-  id: '5',
-  title: 'batch scoring file',
-  rows: [{ metric: 'batch scoring throughput', value: null, unit: 'rows/s' }],
-  notes: ['n/a: no batch scoring scenario yet.'],
-  summary: { batch_rows_per_s: null },
-});
 scenarios.sort((a, b) => a.id.localeCompare(b.id));
 
 const durationS = (performance.now() - started) / 1000;

@@ -12,6 +12,8 @@ export interface Settings {
   /** The load generator's in-flight cap under overload, so the client itself stays bounded. */
   overloadInFlight: number;
   redisJobs: number;
+  /** NDJSON rows of the batch scoring file (scenario 5). */
+  batchRows: number;
   batchingJobs: number;
   /** 64-row jobs drained for scenario 3. */
   overheadJobs: number;
@@ -33,6 +35,7 @@ export const SETTINGS: Record<Settings['mode'], Settings> = {
     overloadMs: 3_000,
     overloadInFlight: 5_000,
     redisJobs: 20_000,
+    batchRows: 200_000,
     batchingJobs: 10_000,
     overheadJobs: 500,
     rawOrtMs: 3_000,
@@ -48,6 +51,7 @@ export const SETTINGS: Record<Settings['mode'], Settings> = {
     overloadMs: 8_000,
     overloadInFlight: 10_000,
     redisJobs: 100_000,
+    batchRows: 1_000_000,
     batchingJobs: 60_000,
     overheadJobs: 3_000,
     rawOrtMs: 15_000,
