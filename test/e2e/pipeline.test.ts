@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { lookupInput, request, RISKY_TRANSACTION, SAFE_TRANSACTION, submitAndWait, wideMlpInput } from '../support/http.ts';
 import { startStack, type Stack } from '../support/services.ts';
+import { Queue } from 'bullmq';
+import { newJobId } from '../../packages/core/src/job-id.ts';
+import type { JobPayload } from '../../packages/core/src/job-types.ts';
 
 describe('job pipeline over HTTP (redis + api + worker processes)', () => {
   let stack: Stack;
@@ -192,6 +195,29 @@ describe('job pipeline over HTTP (redis + api + worker processes)', () => {
     }
     const ok = await submitAndWait(stack.baseUrl, { model: 'fraud-risk', features: SAFE_TRANSACTION });
     assert.equal(ok.body.status, 'succeeded');
+  });
+
+  test('jobs queued by another producer, with tensors as JSON numbers or wrongly packed, run or fail alone', async () => {
+    // What a job queued before tensors were packed, or by a producer of its own, looks like.
+    const queue = new Queue<JobPayload>('model-fraud-risk', { connection: { url: stack.redis.url }, prefix: 'inferq' });
+    const job = (inputs: JobPayload['inputs']): { name: string; data: JobPayload; opts: { jobId: string; removeOnComplete: boolean; removeOnFail: boolean } } => ({
+      name: '2',
+      data: { inputs, response: 'outputs', ttl_ms: 60_000, created_at: Date.now(), tenant: 'default' },
+      opts: { jobId: newJobId('fraud-risk', 'default'), removeOnComplete: true, removeOnFail: true },
+    });
+    const numbers = job([{ name: 'features', datatype: 'FP32', shape: [1, 8], data: Object.values(RISKY_TRANSACTION) }]);
+    const short = job([{ name: 'features', datatype: 'FP32', shape: [1, 8], bytes: Buffer.alloc(12).toString('base64') }]);
+    await queue.addBulk([numbers, short]);
+    await queue.close();
+
+    const viaApi = await submitAndWait(stack.baseUrl, { model: 'fraud-risk', version: '2', inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 8], data: Object.values(RISKY_TRANSACTION) }] });
+    const fromNumbers = await request(stack.baseUrl, 'GET', `/v1/jobs/${numbers.opts.jobId}?wait=30`);
+    assert.equal(fromNumbers.body.status, 'succeeded');
+    assert.deepEqual(fromNumbers.body.result, viaApi.body.result, 'numbers and packed bytes give the same answer');
+    const fromShort = await request(stack.baseUrl, 'GET', `/v1/jobs/${short.opts.jobId}?wait=30`);
+    assert.equal(fromShort.body.status, 'failed');
+    assert.equal(fromShort.body.error.code, 'INPUT_SHAPE_MISMATCH');
+    assert.match(fromShort.body.error.message, /12 bytes for shape \[1,8\] of FP32 \(32 expected\)/);
   });
 
   test('bulk submit: every job checked on its own, bad ones fail in place, the rest run', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { concatRows, fromWire, splitRows, toWire, type TypedArray } from '../../packages/inference/src/tensor-codec.ts';
+import { concatRows, fromWire, packTensor, splitRows, toWire, unpackTensor, type TypedArray } from '../../packages/inference/src/tensor-codec.ts';
 
 const values = (data: TypedArray | undefined): number[] => Array.from(data ?? [], Number);
 
@@ -10,6 +10,35 @@ describe('tensor codec', () => {
     const raw = fromWire(wire);
     assert.ok(raw.data instanceof BigInt64Array);
     assert.deepEqual(toWire('ids', raw), wire);
+  });
+
+  test('packed tensors carry the values onnxruntime takes, in fewer bytes than JSON numbers', () => {
+    const cases = [
+      { name: 'x', datatype: 'FP32' as const, shape: [2, 3], data: [0.1, -2.5, 3e38, 0, 1 / 3, -1e-7] },
+      { name: 'x', datatype: 'FP64' as const, shape: [1, 2], data: [0.1, Number.MAX_VALUE] },
+      { name: 'ids', datatype: 'INT64' as const, shape: [3], data: [9007199254740991, -9007199254740991, 7] },
+      { name: 'b', datatype: 'BOOL' as const, shape: [1, 3], data: [1, 0, 1] },
+      { name: 'p', datatype: 'UINT8' as const, shape: [1, 2], data: [0, 255] },
+      { name: 'i', datatype: 'INT16' as const, shape: [2], data: [-32768, 32767] },
+    ];
+    for (const wire of cases) {
+      const packed = packTensor(wire);
+      assert.deepEqual([packed.name, packed.datatype, packed.shape], [wire.name, wire.datatype, wire.shape]);
+      const unpacked = unpackTensor(JSON.parse(JSON.stringify(packed)));
+      const direct = fromWire(wire);
+      assert.equal(unpacked.type, direct.type);
+      assert.deepEqual(unpacked.dims, wire.shape);
+      assert.deepEqual(values(unpacked.data), values(direct.data), `${wire.datatype} round trip`);
+      assert.equal(unpacked.data.byteOffset, 0, 'a buffer of its own, transferable to an inference thread');
+      assert.equal(unpacked.data.byteLength, unpacked.data.buffer.byteLength);
+    }
+    const row = { name: 'x', datatype: 'FP32' as const, shape: [1, 64], data: Array.from({ length: 64 }, (_, i) => Math.fround(Math.sin(i) * 1000)) };
+    assert.ok(JSON.stringify(packTensor(row)).length < JSON.stringify(row).length / 2);
+  });
+
+  test('unpacking takes JSON numbers too, and refuses bytes that do not fit the shape', () => {
+    assert.deepEqual(values(unpackTensor({ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1.5, 2] }).data), [1.5, 2]);
+    assert.throws(() => unpackTensor({ name: 'x', datatype: 'FP32', shape: [1, 2], bytes: Buffer.alloc(7).toString('base64') }), /7 bytes for shape \[1,2\] of FP32 \(8 expected\)/);
   });
 
   test('concatRows then splitRows returns each part unchanged', () => {

@@ -2,24 +2,26 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { BatchStore } from '@inferq/batch/batch-store';
 import type { ErrorBody } from '@inferq/core/errors';
 import type { ChunkPayload } from '@inferq/core/job-types';
-import type { WireTensor } from '@inferq/core/tensor';
+import type { QueuedTensor } from '@inferq/core/tensor';
 import type { Logger } from '@inferq/core/logger';
 import type { BatchItemOutcome } from '@inferq/inference/dynamic-batcher';
-import { fromWire, type RawTensor } from '@inferq/inference/tensor-codec';
+import { unpackTensor, type RawTensor } from '@inferq/inference/tensor-codec';
 import type { VersionRunner } from './version-runner.ts';
 
 type RowOutcome = { result: unknown } | { error: ErrorBody };
 
 /**
- * One row's tensors, rebuilt from the job's wire data: the whole chunk's buffers were handed to
- * the inference thread (transferred, not copied) and are no longer readable here.
+ * Each row's tensors, unpacked again from the job's data: the whole chunk's buffers were handed
+ * to the inference thread (transferred, not copied) and are no longer readable here.
  */
-function rowsOf(inputs: WireTensor[], rows: number): Record<string, RawTensor>[] {
+function rowsOf(inputs: QueuedTensor[], rows: number): Record<string, RawTensor>[] {
+  const whole = inputs.map((t) => [t.name, unpackTensor(t)] as const);
   return Array.from({ length: rows }, (_, r) =>
     Object.fromEntries(
-      inputs.map((t) => {
+      whole.map(([name, t]) => {
         const perRow = t.data.length / rows;
-        return [t.name, fromWire({ ...t, shape: [1, ...t.shape.slice(1)], data: t.data.slice(r * perRow, (r + 1) * perRow) })];
+        // slice, not subarray: each row's buffer is its own, so it can be transferred.
+        return [name, { type: t.type, dims: [1, ...t.dims.slice(1)], data: t.data.slice(r * perRow, (r + 1) * perRow) }];
       }),
     ),
   );
@@ -83,7 +85,7 @@ export class ChunkRunner {
     if (validRows > 0) {
       let feeds: Record<string, RawTensor>;
       try {
-        feeds = Object.fromEntries(chunk.inputs.map((t) => [t.name, fromWire(t)]));
+        feeds = Object.fromEntries(chunk.inputs.map((t) => [t.name, unpackTensor(t)]));
         if (chunk.inputs.some((t) => t.shape[0] !== validRows)) throw new Error('row count does not match the chunk');
       } catch (error) {
         // A malformed chunk is a producer bug; retrying it cannot help.

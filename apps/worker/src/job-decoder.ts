@@ -1,9 +1,9 @@
 import { InferqError } from '@inferq/core/errors';
-import type { WireTensor } from '@inferq/core/tensor';
+import type { QueuedTensor } from '@inferq/core/tensor';
 import { preprocessImage, widthBucket, type ImageLimits } from '@inferq/inference/image-preprocess';
-import { checkTensorLayout } from '@inferq/inference/input-validation';
+import { unpackQueuedInputs } from '@inferq/inference/input-validation';
 import type { ItemNotes } from '@inferq/inference/postprocess';
-import { fromWire, type RawTensor } from '@inferq/inference/tensor-codec';
+import type { RawTensor } from '@inferq/inference/tensor-codec';
 import type { VersionRunner } from './version-runner.ts';
 
 export interface DecodedJob {
@@ -24,7 +24,7 @@ export interface DecodeLimits {
  * may have written it) and builds fresh feeds: feeds are handed to the inference thread, so a
  * job re-run on a fallback version is decoded again.
  */
-export async function decodeJob(data: { inputs: WireTensor[]; image?: string }, runner: VersionRunner, limits: DecodeLimits): Promise<DecodedJob> {
+export async function decodeJob(data: { inputs: QueuedTensor[]; image?: string }, runner: VersionRunner, limits: DecodeLimits): Promise<DecodedJob> {
   const preprocess = runner.manifest.preprocess;
   if (data.image !== undefined) {
     if (!preprocess) throw new InferqError('IMAGE_NOT_SUPPORTED');
@@ -37,11 +37,5 @@ export async function decodeJob(data: { inputs: WireTensor[]; image?: string }, 
       notes: image.notes,
     };
   }
-  const validated = checkTensorLayout(runner.manifest, data.inputs, limits.maxRowsPerJob);
-  return {
-    feeds: Object.fromEntries(validated.inputs.map((t) => [t.name, fromWire(t)])),
-    rows: validated.rows,
-    // Tensors of different shapes cannot be concatenated: only equal shapes batch together.
-    batchKey: validated.inputs.map((t) => t.shape.slice(1).join('x')).join('|'),
-  };
+  return unpackQueuedInputs(runner.manifest, data.inputs, limits.maxRowsPerJob);
 }

@@ -4,6 +4,7 @@ import type { ChunkPayload, QueuePayload } from '@inferq/core/job-types';
 import type { WireTensor } from '@inferq/core/tensor';
 import { validateModelInput, type FeatureRow, type RequestTensor } from '@inferq/inference/input-validation';
 import type { ModelManifest } from '@inferq/inference/manifest';
+import { packTensor } from '@inferq/inference/tensor-codec';
 import type { BatchStore } from './batch-store.ts';
 import type { SourceRow } from './row-sources.ts';
 
@@ -132,7 +133,7 @@ export class BatchIngestor {
       chunk: index,
       first_row: chunk.firstRow,
       count: chunk.count,
-      inputs: [...chunk.tensors].map(([name, t]) => ({ name, datatype: t.datatype, shape: [chunk.validRows, ...t.rest], data: t.data })),
+      inputs: [...chunk.tensors].map(([name, t]) => packTensor({ name, datatype: t.datatype, shape: [chunk.validRows, ...t.rest], data: t.data })),
       ...(chunk.hasIds ? { ids: chunk.ids } : {}),
       ...(Object.keys(chunk.errors).length > 0 ? { errors: chunk.errors } : {}),
       ttl_ms: ttlMs,

@@ -1,5 +1,5 @@
 import type { ErrorBody } from './errors.ts';
-import type { WireTensor } from './tensor.ts';
+import type { QueuedTensor } from './tensor.ts';
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -15,7 +15,7 @@ export type ResponseForm = 'outputs' | 'prediction' | 'predictions';
 export interface JobPayload {
   kind?: undefined;
   /** Tensors, already validated against the manifest; empty for image jobs. */
-  inputs: WireTensor[];
+  inputs: QueuedTensor[];
   /** Base64 image bytes for models with image preprocessing (header already checked). */
   image?: string;
   /** Return the raw V2 outputs beside the post-processed result. */
@@ -59,7 +59,7 @@ export interface ShadowPayload {
   primary_job_id: string;
   /** The version the primary job was routed to. */
   primary_version: string;
-  inputs: WireTensor[];
+  inputs: QueuedTensor[];
   image?: string;
   response: ResponseForm;
   created_at: number;
@@ -85,7 +85,7 @@ export interface ChunkPayload {
   /** Rows in the chunk, valid or not. */
   count: number;
   /** The valid rows' tensors, concatenated along the first dimension, in row order. */
-  inputs: WireTensor[];
+  inputs: QueuedTensor[];
   /** Per row, the client's `id` if it gave one (null otherwise); absent when no row has one. */
   ids?: (string | number | null)[];
   /** Rows that failed validation, by offset in the chunk: they are reported, never scored. */

@@ -10,6 +10,21 @@ export interface WireTensor {
   data: number[];
 }
 
+/**
+ * A tensor as it is queued: its elements' raw little-endian bytes, base64. About a third the size
+ * of the same values as JSON numbers (a float32 is 5.3 characters against up to 20), encoded
+ * and decoded without formatting or parsing a number.
+ */
+export interface PackedTensor {
+  name: string;
+  datatype: TensorDatatype;
+  shape: number[];
+  bytes: string;
+}
+
+/** A tensor in a queue payload: packed, or JSON numbers as queued by producers that do not pack. */
+export type QueuedTensor = PackedTensor | WireTensor;
+
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
 }

@@ -1,7 +1,8 @@
 import { InferqError } from '@inferq/core/errors';
 import type { ResponseForm } from '@inferq/core/job-types';
-import { elementCount, type TensorDatatype, type WireTensor } from '@inferq/core/tensor';
+import { elementCount, type QueuedTensor, type TensorDatatype, type WireTensor } from '@inferq/core/tensor';
 import type { ModelManifest, TensorSpec } from './manifest.ts';
+import { unpackTensor, type RawTensor } from './tensor-codec.ts';
 
 /** An input tensor as a client sends it: KServe V2, data flat (row-major) or nested. */
 export interface RequestTensor {
@@ -72,8 +73,15 @@ function checkShape(spec: TensorSpec, shape: number[]): void {
   }
 }
 
-function fromTensors(manifest: ModelManifest, tensors: RequestTensor[], values: 'check' | 'trust' = 'check'): WireTensor[] {
-  const byName = new Map<string, RequestTensor>();
+interface TensorHeader {
+  name: string;
+  datatype: string;
+  shape: number[];
+}
+
+/** The tensors in the manifest's input order, each checked for name, datatype and shape. */
+function matchInputs<T extends TensorHeader>(manifest: ModelManifest, tensors: T[]): { spec: TensorSpec; tensor: T }[] {
+  const byName = new Map<string, T>();
   for (const tensor of tensors) {
     if (byName.has(tensor.name)) throw new InferqError('INVALID_REQUEST', `input ${tensor.name} is given twice`, { details: { input: tensor.name } });
     byName.set(tensor.name, tensor);
@@ -94,6 +102,12 @@ function fromTensors(manifest: ModelManifest, tensors: RequestTensor[], values: 
       });
     }
     checkShape(spec, tensor.shape);
+    return { spec, tensor };
+  });
+}
+
+function fromTensors(manifest: ModelManifest, tensors: RequestTensor[]): WireTensor[] {
+  return matchInputs(manifest, tensors).map(({ spec, tensor }) => {
     const flat = tensor.data.some(Array.isArray) ? (tensor.data.flat(Infinity) as unknown[]) : tensor.data;
     const expected = elementCount(tensor.shape);
     if (flat.length !== expected) {
@@ -101,7 +115,7 @@ function fromTensors(manifest: ModelManifest, tensors: RequestTensor[], values: 
         details: { input: spec.name, expected_elements: expected, actual_elements: flat.length },
       });
     }
-    return { name: spec.name, datatype: spec.datatype, shape: tensor.shape, data: values === 'check' ? checkValues(spec.name, spec.datatype, flat) : (flat as number[]) };
+    return { name: spec.name, datatype: spec.datatype, shape: tensor.shape, data: checkValues(spec.name, spec.datatype, flat) };
   });
 }
 
@@ -179,16 +193,33 @@ function tooManyRows(rows: number, maxRows: number): InferqError {
   });
 }
 
+export interface QueuedInput {
+  /** Per input, the tensor onnxruntime takes. */
+  feeds: Record<string, RawTensor>;
+  rows: number;
+  /** Jobs whose tensors differ in shape beyond the first dimension cannot share a batch. */
+  batchKey: string;
+}
+
 /**
- * The worker's check of tensors the API already validated: names, datatypes, shapes, element
- * counts and row counts against the manifest, but not each value again (that pass costs more
- * than the inference of a small model). A payload from another producer with a bad value gets a
- * NaN result or a model error on that job alone, never a crash.
+ * The worker's check of a queued job's tensors against the version that will run it (a producer
+ * other than our API may have written the job): names, datatypes, shapes and sizes, without
+ * checking every value again, which the API did at submit (that pass costs more than the
+ * inference of a small model): a bad value from another producer gets a NaN result or a model
+ * error on that job alone, never a crash. Returns the feeds onnxruntime takes.
  */
-export function checkTensorLayout(manifest: ModelManifest, inputs: RequestTensor[], maxRows: number): ValidatedInput {
-  const tensors = fromTensors(manifest, inputs, 'trust');
-  const rows = tensors[0]?.shape[0] ?? 0;
-  if (tensors.some((t) => t.shape[0] !== rows)) throw new InferqError('INPUT_SHAPE_MISMATCH', 'every input needs the same first (row) dimension');
+export function unpackQueuedInputs(manifest: ModelManifest, inputs: QueuedTensor[], maxRows: number): QueuedInput {
+  const matched = matchInputs(manifest, inputs);
+  const rows = matched[0]?.tensor.shape[0] ?? 0;
+  if (matched.some(({ tensor }) => tensor.shape[0] !== rows)) throw new InferqError('INPUT_SHAPE_MISMATCH', 'every input needs the same first (row) dimension');
   if (rows > maxRows) throw tooManyRows(rows, maxRows);
-  return { inputs: tensors, response: 'outputs', rows };
+  const feeds: Record<string, RawTensor> = {};
+  for (const { spec, tensor } of matched) {
+    try {
+      feeds[spec.name] = unpackTensor(tensor);
+    } catch (error) {
+      throw new InferqError('INPUT_SHAPE_MISMATCH', (error as Error).message, { details: { input: spec.name } });
+    }
+  }
+  return { feeds, rows, batchKey: matched.map(({ tensor }) => tensor.shape.slice(1).join('x')).join('|') };
 }

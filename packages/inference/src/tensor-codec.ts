@@ -1,4 +1,5 @@
-import { elementCount, type TensorDatatype, type WireTensor } from '@inferq/core/tensor';
+import os from 'node:os';
+import { elementCount, type PackedTensor, type QueuedTensor, type TensorDatatype, type WireTensor } from '@inferq/core/tensor';
 
 export type TypedArray =
   | Float32Array
@@ -70,6 +71,33 @@ export function fromWire(tensor: WireTensor): RawTensor {
   } else {
     data.set(tensor.data);
   }
+  return { type, dims: tensor.shape, data };
+}
+
+// Packed bytes are little-endian, which typed arrays are on every platform Node supports but s390x.
+const LITTLE_ENDIAN = os.endianness() === 'LE';
+
+/** Packs a tensor for the queue: its values as they will be fed to onnxruntime, as raw bytes. */
+export function packTensor(tensor: WireTensor): PackedTensor {
+  if (!LITTLE_ENDIAN) throw new Error('inferq packs tensors as little-endian bytes and cannot run on a big-endian machine');
+  const { data } = fromWire(tensor);
+  return { name: tensor.name, datatype: tensor.datatype, shape: tensor.shape, bytes: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') };
+}
+
+/** A queued tensor as onnxruntime takes it, packed or not; throws when its size does not match its shape. */
+export function unpackTensor(tensor: QueuedTensor): RawTensor {
+  if (!('bytes' in tensor)) return fromWire(tensor);
+  if (!LITTLE_ENDIAN) throw new Error('inferq packs tensors as little-endian bytes and cannot run on a big-endian machine');
+  const type = ORT_TYPE[tensor.datatype];
+  const length = elementCount(tensor.shape);
+  const data = allocate(type, length);
+  const bytes = Buffer.from(tensor.bytes, 'base64');
+  if (bytes.byteLength !== data.byteLength) {
+    throw new Error(`tensor ${tensor.name}: ${bytes.byteLength} bytes for shape [${tensor.shape.join(',')}] of ${tensor.datatype} (${data.byteLength} expected)`);
+  }
+  // Copied into a buffer of its own: Buffer.from may return a view into a shared pool, which
+  // could neither be transferred to an inference thread nor be aligned for the type.
+  new Uint8Array(data.buffer).set(bytes);
   return { type, dims: tensor.shape, data };
 }
 

@@ -9,6 +9,7 @@ import { guardRedis, isRedisUnavailableError, redisUnavailable, type Redis } fro
 import { probeImage } from '@inferq/inference/image-preprocess';
 import { validateModelInput } from '@inferq/inference/input-validation';
 import type { ModelManifest } from '@inferq/inference/manifest';
+import { packTensor } from '@inferq/inference/tensor-codec';
 import { assertWebhookUrl } from '@inferq/webhooks/ssrf-guard';
 import type { WebhookProducer } from '@inferq/webhooks/webhook-service';
 import { DEFAULT_PRIORITY, type Admission } from './admission.ts';
@@ -110,7 +111,7 @@ export class JobService {
       routed_by: routed.routed_by,
     };
     const payload: JobPayload = {
-      inputs: validated.inputs,
+      inputs: validated.inputs.map(packTensor),
       response: validated.response,
       ...('image' in validated ? { image: validated.image } : {}),
       ...(request.include_outputs ? { include_outputs: true } : {}),
