@@ -6,7 +6,7 @@ import { validateModelInput, type FeatureRow, type RequestTensor } from '@inferq
 import type { ModelManifest } from '@inferq/inference/manifest';
 import { packTensor } from '@inferq/inference/tensor-codec';
 import type { BatchStore } from './batch-store.ts';
-import type { SourceRow } from './row-sources.ts';
+import type { RowBlocks } from './row-sources.ts';
 
 export interface BatchIngestorOptions {
   queue: Queue<QueuePayload>;
@@ -48,7 +48,7 @@ function errorOf(error: unknown): ErrorBody {
 export class BatchIngestor {
   constructor(private readonly options: BatchIngestorOptions) {}
 
-  async ingest(batchId: string, rows: AsyncIterable<SourceRow>, ttlMs: number): Promise<{ total: number; chunks: number }> {
+  async ingest(batchId: string, blocks: RowBlocks, ttlMs: number): Promise<{ total: number; chunks: number }> {
     const pending = new Set<Promise<unknown>>();
     const maxPending = this.options.maxPendingAdds ?? 8;
     let chunkIndex = 0;
@@ -73,26 +73,28 @@ export class BatchIngestor {
       if (pending.size >= maxPending) await Promise.race(pending);
     };
 
-    for await (const row of rows) {
-      if ('error' in row) {
-        open.errors[open.count] = row.error.toBody();
-        this.pushId(open, undefined);
-      } else {
-        const id = row.value.id;
-        try {
-          const validated = this.validate(row.value);
-          const signature = validated.map((t) => `${t.name}:${t.shape.slice(1).join('x')}`).join('|');
-          // Rows of another shape cannot share a tensor: they start a chunk of their own.
-          if (open.signature !== undefined && open.signature !== signature) await flush();
-          this.append(open, validated, signature);
-        } catch (error) {
-          open.errors[open.count] = errorOf(error);
+    for await (const block of blocks) {
+      for (const row of block) {
+        if ('error' in row) {
+          open.errors[open.count] = row.error.toBody();
+          this.pushId(open, undefined);
+        } else {
+          const id = row.value.id;
+          try {
+            const validated = this.validate(row.value);
+            const signature = validated.map((t) => `${t.name}:${t.shape.slice(1).join('x')}`).join('|');
+            // Rows of another shape cannot share a tensor: they start a chunk of their own.
+            if (open.signature !== undefined && open.signature !== signature) await flush();
+            this.append(open, validated, signature);
+          } catch (error) {
+            open.errors[open.count] = errorOf(error);
+          }
+          this.pushId(open, typeof id === 'string' || typeof id === 'number' ? id : undefined);
         }
-        this.pushId(open, typeof id === 'string' || typeof id === 'number' ? id : undefined);
+        open.count++;
+        total++;
+        if (open.count >= this.options.chunkRows) await flush();
       }
-      open.count++;
-      total++;
-      if (open.count >= this.options.chunkRows) await flush();
     }
     await flush();
     await Promise.all(pending);

@@ -6,7 +6,7 @@ import { isRedisUnavailableError, redisUnavailable } from '@inferq/core/redis-co
 import type { ModelManifest } from '@inferq/inference/manifest';
 import { BatchIngestor } from './batch-ingestor.ts';
 import type { BatchStore } from './batch-store.ts';
-import type { SourceRow } from './row-sources.ts';
+import type { RowBlocks } from './row-sources.ts';
 
 /**
  * Single jobs take BullMQ priorities 1 .. 1,800,000 (nine classes, see the API's admission);
@@ -32,7 +32,7 @@ export interface SubmitBatchOptions {
  * Creates a batch and streams its rows into chunk jobs; the one path for API uploads and
  * scheduled runs alike. A failure part-way marks the batch failed (with the reason) and rethrows.
  */
-export async function submitBatch(options: SubmitBatchOptions, rows: AsyncIterable<SourceRow>): Promise<string> {
+export async function submitBatch(options: SubmitBatchOptions, rows: RowBlocks): Promise<string> {
   const { store } = options;
   const batchId = newBatchId();
   try {

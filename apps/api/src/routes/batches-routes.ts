@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { stream } from 'hono/streaming';
 import { z } from 'zod';
-import { csvRows, ndjsonRows, type SourceRow } from '@inferq/batch/row-sources';
+import { arrayRows, csvRows, ndjsonRows, type RowBlocks } from '@inferq/batch/row-sources';
 import { InferqError } from '@inferq/core/errors';
 import { MODEL_NAME_PATTERN } from '@inferq/inference/manifest';
 import type { AppEnv } from '../app-env.ts';
@@ -61,10 +61,6 @@ function invalid(code: 'INVALID_QUERY' | 'INVALID_REQUEST', error: z.ZodError): 
   return new InferqError(code, issues.map((i) => `${i.path}: ${i.message}`).join('; '), { details: { issues } });
 }
 
-async function* fromArray(rows: Record<string, unknown>[]): AsyncGenerator<SourceRow> {
-  for (const value of rows) yield { value };
-}
-
 const pollUrl = (batchId: string) => `/v1/batches/${encodeURIComponent(batchId)}`;
 
 export function batchesRoutes(options: BatchesRoutesOptions) {
@@ -78,7 +74,7 @@ export function batchesRoutes(options: BatchesRoutesOptions) {
     .post('/', (c, next) => (/^application\/json/i.test(c.req.header('content-type') ?? '') ? jsonLimit(c, next) : streamedLimit(c, next)), async (c) => {
       const type = (c.req.header('content-type') ?? '').toLowerCase();
       let request: BatchRequest;
-      let rows: AsyncIterable<SourceRow>;
+      let rows: RowBlocks;
       if (type.startsWith('application/json')) {
         let body: unknown;
         try {
@@ -89,7 +85,7 @@ export function batchesRoutes(options: BatchesRoutesOptions) {
         const parsed = json.safeParse(body);
         if (!parsed.success) throw invalid('INVALID_REQUEST', parsed.error);
         request = parsed.data;
-        rows = fromArray(parsed.data.rows);
+        rows = arrayRows(parsed.data.rows);
       } else {
         const parsed = query.safeParse(c.req.query());
         if (!parsed.success) throw invalid('INVALID_QUERY', parsed.error);

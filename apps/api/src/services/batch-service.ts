@@ -3,7 +3,7 @@ import { chunkJobId } from '@inferq/batch/batch-ingestor';
 import type { BatchView } from '@inferq/batch/batch-record';
 import { isBatchFinal, toBatchView, type BatchStore } from '@inferq/batch/batch-store';
 import { submitBatch } from '@inferq/batch/batch-submitter';
-import type { SourceRow } from '@inferq/batch/row-sources';
+import type { RowBlocks } from '@inferq/batch/row-sources';
 import type { Config } from '@inferq/core/config';
 import { InferqError } from '@inferq/core/errors';
 import { BATCH_ID_PATTERN } from '@inferq/core/job-id';
@@ -41,7 +41,7 @@ const BATCH_DEFAULT_EVENTS = ['batch.progress', 'batch.completed'];
 export class BatchService {
   constructor(private readonly deps: BatchServiceDeps) {}
 
-  async submit(request: BatchRequest, rows: AsyncIterable<SourceRow>, tenant: string): Promise<BatchView> {
+  async submit(request: BatchRequest, rows: RowBlocks, tenant: string): Promise<BatchView> {
     const { config } = this.deps;
     const version = this.deps.routing ? this.deps.routing.batchVersion(request.model, request.version) : this.deps.catalog.resolveVersion(request.model, request.version);
     if (request.webhook) assertWebhookUrl(request.webhook.url, this.deps.webhooks.policy);
