@@ -53,6 +53,32 @@ describe('job pipeline over HTTP (redis + api + worker processes)', () => {
     assert.equal(job.headers.get('retry-after'), null);
   });
 
+  test('Prefer: wait=N answers the finished job in one exchange, or 202 when it does not end in time', async () => {
+    const done = await request(stack.baseUrl, 'POST', '/v1/jobs', { model: 'fraud-risk', features: RISKY_TRANSACTION }, { prefer: 'wait=10' });
+    assert.equal(done.status, 200);
+    assert.equal(done.body.status, 'succeeded');
+    assert.equal(done.body.result.label, 'fraud');
+    assert.equal(done.headers.get('preference-applied'), 'wait=10');
+    assert.equal(done.headers.get('location'), `/v1/jobs/${done.body.job_id}`);
+    const again = await request(stack.baseUrl, 'GET', `/v1/jobs/${done.body.job_id}`);
+    assert.deepEqual(again.body, done.body, 'the same record GET gives');
+
+    // No worker serves wide-mlp in this stack: the wait runs out and the job stays queued.
+    const started = Date.now();
+    const pending = await request(stack.baseUrl, 'POST', '/v1/jobs', { model: 'wide-mlp', inputs: wideMlpInput(1) }, { prefer: 'respond-async, wait=1' });
+    assert.ok(Date.now() - started >= 950, 'held for the wait');
+    assert.equal(pending.status, 202);
+    assert.equal(pending.body.status, 'queued');
+    assert.equal(pending.body.poll_url, `/v1/jobs/${pending.body.job_id}`);
+    assert.equal(pending.headers.get('retry-after'), '1');
+
+    const unreadable = await request(stack.baseUrl, 'POST', '/v1/jobs', { model: 'wide-mlp', inputs: wideMlpInput(1) }, { prefer: 'wait=soon' });
+    assert.equal(unreadable.status, 202, 'a preference the API cannot read is ignored');
+    assert.equal(unreadable.headers.get('preference-applied'), null);
+    await request(stack.baseUrl, 'DELETE', pending.body.poll_url);
+    await request(stack.baseUrl, 'DELETE', unreadable.body.poll_url);
+  });
+
   test('tensor form: V2 outputs; a list of feature rows gives a list of predictions', async () => {
     const tensors = await submitAndWait(stack.baseUrl, {
       model: 'fraud-risk',

@@ -1,9 +1,10 @@
 import type { MiddlewareHandler } from 'hono';
 import { InferqError } from '@inferq/core/errors';
 import type { AppEnv } from '../app-env.ts';
+import { preferredWait } from '../routes/wait-query.ts';
 
 export interface RequestDeadlineOptions {
-  /** Longest a request may take, on top of the `?wait=` a long-poll asks for. */
+  /** Longest a request may take, on top of the `?wait=` (or `Prefer: wait=`) a long-poll asks for. */
   timeoutMs: number;
   /** Requests exempt from the deadline (streamed batch uploads run as long as their body). */
   exempt?: (method: string, path: string) => boolean;
@@ -17,7 +18,7 @@ export interface RequestDeadlineOptions {
 export function requestDeadline(options: RequestDeadlineOptions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (options.exempt?.(c.req.method, c.req.path)) return next();
-    const wait = Number(c.req.query('wait') ?? 0);
+    const wait = Math.max(Number(c.req.query('wait') ?? 0) || 0, preferredWait(c.req.header('prefer'), Number.POSITIVE_INFINITY));
     const ms = options.timeoutMs + (Number.isFinite(wait) && wait > 0 ? wait * 1000 : 0);
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {

@@ -134,9 +134,10 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         tags: ['jobs'],
         summary: 'Submit an inference job',
         description:
-          'Validates the input against the model\'s manifest and queues it: 202 at once with a poll URL. Send JSON (V2 tensors, named features, or a base64 image), or a raw `image/png`, `image/jpeg` or `image/webp` body with the options in the query string.',
+          'Validates the input against the model\'s manifest and queues it: 202 at once with a poll URL. Send JSON (V2 tensors, named features, or a base64 image), or a raw `image/png`, `image/jpeg` or `image/webp` body with the options in the query string. With `Prefer: wait=N` the call holds up to N seconds (at most INFERQ_MAX_LONG_POLL_SECONDS) and answers 200 with the finished job, or 202 as usual if it has not finished by then.',
         parameters: [
           { name: 'Idempotency-Key', in: 'header', required: false, description: 'The same key and body give the same job; the same key with another body is 422.', schema: { type: 'string', minLength: 1, maxLength: 255 } },
+          { name: 'Prefer', in: 'header', required: false, description: 'RFC 7240. `wait=N`: hold the call until the job ends, for at most N seconds; answered with `Preference-Applied: wait=N`.', schema: { type: 'string', examples: ['wait=10'] } },
           ...optionalQuery(imageQuery),
         ],
         requestBody: {
@@ -149,7 +150,8 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
           },
         },
         responses: {
-          '202': ok('Queued.', json(ref('schemas', 'SubmittedJob')), {
+          '200': ok('With `Prefer: wait=N`: the job finished within the wait, with its result or error.', json(ref('schemas', 'Job')), location),
+          '202': ok('Queued (or, with `Prefer: wait=N`, not finished yet: poll it, after Retry-After).', json(ref('schemas', 'SubmittedJob')), {
             ...location,
             'Idempotent-Replayed': { description: '`true` when an Idempotency-Key replay returned the original job.', schema: { type: 'string', enum: ['true'] } },
           }),

@@ -8,7 +8,7 @@ import { imageUploadQuerySchema, jobRequestSchema, type JobRequest } from '../se
 import type { BulkItem, JobService } from '../services/job-service.ts';
 import { isFinished } from '../services/job-view.ts';
 import { declinedRetryAfterSeconds } from '../services/completion-listener.ts';
-import { parseWait } from './wait-query.ts';
+import { parseWait, preferredWait } from './wait-query.ts';
 
 export interface JobsRoutesOptions {
   jobs: JobService;
@@ -32,10 +32,19 @@ export function jobsRoutes(options: JobsRoutesOptions) {
       if (key !== undefined && (key.length === 0 || key.length > 255)) {
         throw new InferqError('INVALID_REQUEST', 'Idempotency-Key must be 1 to 255 characters');
       }
-      const { job, created } = await jobs.submit(c.get('body'), key, c.get('requestId'), c.get('principal').tenant);
+      const tenant = c.get('principal').tenant;
+      const { job, created } = await jobs.submit(c.get('body'), key, c.get('requestId'), tenant);
       const url = pollUrl(job.job_id);
       c.header('Location', url);
       if (!created) c.header('Idempotent-Replayed', 'true');
+      // Prefer: wait=N: one exchange instead of a submit and a poll, when the job ends in time.
+      const waitSeconds = preferredWait(c.req.header('prefer'), options.maxLongPollSeconds);
+      if (waitSeconds > 0) {
+        c.header('Preference-Applied', `wait=${waitSeconds}`);
+        const { view, declined } = await jobs.waitFor(job.job_id, tenant, waitSeconds * 1000, c.req.raw.signal);
+        if (isFinished(view)) return c.json(view, 200);
+        c.header('Retry-After', String(declined ? declinedRetryAfterSeconds(waitSeconds) : 1));
+      }
       return c.json({ ...job, poll_url: url }, 202);
     })
     .post('/bulk', jsonBody({ maxBytes: options.maxBodyBytes, schema: z.strictObject({ jobs: z.array(z.unknown()).min(1) }) }), async (c) => {
