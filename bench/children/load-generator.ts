@@ -25,6 +25,8 @@ export interface LoadPlan {
   durationMs: number;
   /** Long-poll each job until it ends (submit-to-result); false measures the POST alone. */
   awaitResult: boolean;
+  /** With awaitResult: send `Prefer: wait=N` on the POST, so a job that ends in time needs no GET. */
+  preferWaitSeconds?: number;
   /** Closed loop, instead of a duration: stop once this many jobs were accepted. */
   totalJobs?: number;
   collectJobIds?: boolean;
@@ -68,7 +70,8 @@ const sockets = plan.mode === 'closed' ? (plan.concurrency ?? 1) : (plan.maxInFl
 // request just sent on them (which the client would see as ECONNRESET, not the service's fault).
 const agent = new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets, timeout: 4_000 });
 const body = JSON.stringify(plan.body);
-const postHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+const postHeaders: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+if (plan.awaitResult && plan.preferWaitSeconds) postHeaders.prefer = `wait=${plan.preferWaitSeconds}`;
 
 const statuses: Record<string, number> = {};
 const latencies: number[] = [];
@@ -101,8 +104,22 @@ function count(key: string): void {
 }
 
 /** One job: submit, then (optionally) long-poll until it ends. Resolves true when it succeeded. */
+type JobView = { status?: string; timings?: { inference_ms?: number; queue_ms?: number; total_ms?: number }; batch_size?: number };
+
+/** Counts a finished job's answer and keeps its timings; true when it succeeded. */
+function finished(label: string, reply: Reply, view: JobView): boolean {
+  count(`${label} ${reply.status} ${view.status ?? ''}`.trim());
+  if (view.timings?.inference_ms !== undefined) inference.push(view.timings.inference_ms);
+  if (view.timings?.queue_ms !== undefined) queueTimes.push(view.timings.queue_ms);
+  if (view.timings?.total_ms !== undefined) workerTotals.push(view.timings.total_ms);
+  if (view.batch_size) batchSizes.push(view.batch_size);
+  return reply.status === 200 && view.status === 'succeeded';
+}
+
 async function runJob(): Promise<boolean> {
   const submitted = await send('POST', plan.path, body);
+  // Prefer: wait=N answered with the finished job: no GET needed.
+  if (submitted.status === 200 && plan.preferWaitSeconds) return finished('POST', submitted, JSON.parse(submitted.text) as JobView);
   if (submitted.status !== 202) {
     count(`POST ${submitted.status}`);
     return false;
@@ -116,7 +133,7 @@ async function runJob(): Promise<boolean> {
   for (;;) {
     const asked = performance.now();
     const polled = await send('GET', `${job.poll_url}?wait=30`);
-    const view = JSON.parse(polled.text) as { status?: string; timings?: { inference_ms?: number; queue_ms?: number; total_ms?: number }; batch_size?: number };
+    const view = JSON.parse(polled.text) as JobView;
     if (view.status === 'queued' || view.status === 'running') {
       // Answered at once although unfinished: the API holds no more long-polls. Come back when it says, as a client should.
       if (performance.now() - asked < 15_000) {
@@ -125,12 +142,7 @@ async function runJob(): Promise<boolean> {
       }
       continue;
     }
-    count(`GET ${polled.status} ${view.status ?? ''}`.trim());
-    if (view.timings?.inference_ms !== undefined) inference.push(view.timings.inference_ms);
-    if (view.timings?.queue_ms !== undefined) queueTimes.push(view.timings.queue_ms);
-    if (view.timings?.total_ms !== undefined) workerTotals.push(view.timings.total_ms);
-    if (view.batch_size) batchSizes.push(view.batch_size);
-    return polled.status === 200 && view.status === 'succeeded';
+    return finished('GET', polled, view);
   }
 }
 
