@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startApiService, type ApiService } from '../../apps/api/src/api-service.ts';
 import { loadConfig } from '../../packages/core/src/config.ts';
@@ -159,5 +160,76 @@ describe('held long-polls are capped by INFERQ_MAX_HELD_LONG_POLLS', () => {
     const again = await poll(`/v1/jobs/${jobIds[2]}?wait=2`);
     assert.ok(Date.now() - started >= 1900, 'held for its wait');
     assert.equal(again.headers.get('retry-after'), '1');
+  });
+});
+
+describe('batch uploads stream: ingest starts before the upload ends, and the size limit holds', () => {
+  let redis: LocalRedis;
+  let service: ApiService;
+  let queue: Queue;
+  const maxBatchBytes = 64 * 1024;
+  before(async () => {
+    redis = await startLocalRedis();
+    const config = loadConfig({ redisUrl: redis.url, modelDir: testModelDir(), maxBatchBytes, batchChunkRows: 100 }, {});
+    service = await startApiService(config, createLogger({ level: 'silent' }));
+    queue = new Queue('model-fraud-risk', { connection: { url: redis.url }, prefix: 'inferq' });
+  });
+  after(async () => {
+    await queue.close();
+    await service.close();
+    await redis.stop();
+  });
+
+  const line = `${JSON.stringify({ features: SAFE_TRANSACTION })}\n`;
+  const upload = (body: ReadableStream<Uint8Array> | string, headers: Record<string, string> = {}) =>
+    service.app.request('/v1/batches?model=fraud-risk', { method: 'POST', body, headers: { 'content-type': 'application/x-ndjson', ...headers }, duplex: 'half' } as RequestInit);
+  const queuedChunks = async () => {
+    const counts = await queue.getJobCounts('waiting', 'prioritized');
+    return (counts.waiting ?? 0) + (counts.prioritized ?? 0);
+  };
+
+  test('chunk jobs are queued while the body is still arriving', async () => {
+    let sent = 0;
+    let queuedMidUpload = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent === 0) {
+          controller.enqueue(new TextEncoder().encode(line.repeat(250)));
+          sent = 250;
+          return;
+        }
+        // The rest of the file is held back until the first rows became queue jobs.
+        for (let waited = 0; waited < 5_000 && queuedMidUpload < 2; waited += 20) {
+          queuedMidUpload = await queuedChunks();
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        controller.enqueue(new TextEncoder().encode(line.repeat(50)));
+        controller.close();
+      },
+    });
+    const res = await upload(body);
+    assert.equal(res.status, 202);
+    assert.equal((await json(res)).total, 300);
+    assert.ok(queuedMidUpload >= 2, `two full chunks were queued before the upload ended (saw ${queuedMidUpload})`);
+  });
+
+  test('a chunked upload over INFERQ_MAX_BATCH_BYTES is 413 once the limit is crossed; a declared one before a byte is read', async () => {
+    const rows = line.repeat(Math.ceil((maxBatchBytes * 1.5) / line.length));
+    const parts = [rows.slice(0, maxBatchBytes / 2), rows.slice(maxBatchBytes / 2)];
+    const chunked = await upload(new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = parts.shift();
+        if (next === undefined) controller.close();
+        else controller.enqueue(new TextEncoder().encode(next));
+      },
+    }));
+    assert.equal(chunked.status, 413);
+    const body = await json(chunked);
+    assert.equal(body.error.code, 'PAYLOAD_TOO_LARGE');
+    assert.match(body.error.message, /INFERQ_MAX_BATCH_BYTES/);
+
+    const declared = await upload(rows, { 'content-length': String(Buffer.byteLength(rows)) });
+    assert.equal(declared.status, 413);
+    assert.equal((await json(declared)).error.code, 'PAYLOAD_TOO_LARGE');
   });
 });

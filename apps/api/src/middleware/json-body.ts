@@ -11,8 +11,8 @@ export interface JsonBodyOptions<S extends z.ZodType> {
   schema: S;
 }
 
-export function payloadTooLarge(maxBytes: number): InferqError {
-  return new InferqError('PAYLOAD_TOO_LARGE', `the body exceeds ${maxBytes} bytes (INFERQ_MAX_BODY_BYTES)`, { details: { max_bytes: maxBytes } });
+export function payloadTooLarge(maxBytes: number, setting = 'INFERQ_MAX_BODY_BYTES'): InferqError {
+  return new InferqError('PAYLOAD_TOO_LARGE', `the body exceeds ${maxBytes} bytes (${setting})`, { details: { max_bytes: maxBytes } });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { stream } from 'hono/streaming';
 import { z } from 'zod';
@@ -7,6 +7,7 @@ import { InferqError } from '@inferq/core/errors';
 import { MODEL_NAME_PATTERN } from '@inferq/inference/manifest';
 import type { AppEnv } from '../app-env.ts';
 import { payloadTooLarge } from '../middleware/json-body.ts';
+import { limitedBody } from '../middleware/streamed-body.ts';
 import type { BatchRequest, BatchService } from '../services/batch-service.ts';
 import { webhookSchema } from '../services/job-request-schema.ts';
 import { declinedRetryAfterSeconds } from '../services/completion-listener.ts';
@@ -67,11 +68,15 @@ export function batchesRoutes(options: BatchesRoutesOptions) {
   const { batches } = options;
   const query = querySchema(options.maxTtlSeconds);
   const json = jsonSchema(options.maxTtlSeconds);
-  const limit = (maxSize: number) => bodyLimit({ maxSize, onError: () => { throw payloadTooLarge(maxSize); } });
-  const streamedLimit = limit(options.maxBatchBytes);
-  const jsonLimit = limit(options.maxBodyBytes);
+  const jsonLimit = bodyLimit({ maxSize: options.maxBodyBytes, onError: () => { throw payloadTooLarge(options.maxBodyBytes); } });
+  // Streamed uploads are limited as they are read (limitedBody), never buffered: only a declared
+  // Content-Length is checked up front.
+  const declaredLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
+    if (Number(c.req.header('content-length') ?? 0) > options.maxBatchBytes) throw payloadTooLarge(options.maxBatchBytes, 'INFERQ_MAX_BATCH_BYTES');
+    await next();
+  };
   return new Hono<AppEnv>()
-    .post('/', (c, next) => (/^application\/json/i.test(c.req.header('content-type') ?? '') ? jsonLimit(c, next) : streamedLimit(c, next)), async (c) => {
+    .post('/', (c, next) => (/^application\/json/i.test(c.req.header('content-type') ?? '') ? jsonLimit(c, next) : declaredLimit(c, next)), async (c) => {
       const type = (c.req.header('content-type') ?? '').toLowerCase();
       let request: BatchRequest;
       let rows: RowBlocks;
@@ -92,8 +97,9 @@ export function batchesRoutes(options: BatchesRoutesOptions) {
         request = parsed.data;
         const body = c.req.raw.body;
         if (!body) throw new InferqError('EMPTY_BODY', 'send the rows as the body');
-        if (type.startsWith('application/x-ndjson') || type.startsWith('application/jsonl')) rows = ndjsonRows(body);
-        else if (type.startsWith('text/csv')) rows = csvRows(body);
+        const limited = limitedBody(body, options.maxBatchBytes, 'INFERQ_MAX_BATCH_BYTES');
+        if (type.startsWith('application/x-ndjson') || type.startsWith('application/jsonl')) rows = ndjsonRows(limited);
+        else if (type.startsWith('text/csv')) rows = csvRows(limited);
         else throw new InferqError('UNSUPPORTED_MEDIA_TYPE', `content-type ${type || '(none)'}: send application/x-ndjson, text/csv or application/json`);
       }
       const view = await batches.submit(request, rows, c.get('principal').tenant);
