@@ -124,20 +124,18 @@ function fromFeatures(manifest: ModelManifest, rows: FeatureRow[]): WireTensor[]
   if (!mapping) throw new InferqError('FEATURES_NOT_SUPPORTED', 'this model takes tensors (inputs: [...]), not named features');
   const spec = manifest.inputs.find((i) => i.name === mapping.input) as TensorSpec;
   const names = mapping.names;
-  const known = new Set(names);
-  const data = new Array<number>(rows.length * names.length);
-  rows.forEach((row, r) => {
-    const missing = names.filter((n) => !(n in row));
-    if (missing.length > 0) {
-      throw new InferqError('FEATURE_MISSING', `features missing: ${missing.join(', ')}`, { details: { row: r, missing } });
-    }
-    const unknown = Object.keys(row).filter((k) => !known.has(k));
-    if (unknown.length > 0) {
-      throw new InferqError('FEATURE_UNKNOWN', `unknown features: ${unknown.join(', ')}; the model uses ${names.join(', ')}`, {
-        details: { row: r, unknown, features: names },
-      });
-    }
-    names.forEach((name, c) => {
+  const width = names.length;
+  const data = new Array<number>(rows.length * width);
+  // One pass per row without allocating: batch scoring runs this for every row of a file, and
+  // the error lists are only built when a row is wrong.
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as FeatureRow;
+    for (let c = 0; c < width; c++) if (!Object.hasOwn(row, names[c] as string)) throw missingFeatures(names, row, r);
+    let keys = 0;
+    for (const key in row) if (Object.hasOwn(row, key)) keys++;
+    if (keys !== width) throw unknownFeatures(names, row, r);
+    for (let c = 0; c < width; c++) {
+      const name = names[c] as string;
       let value = row[name];
       if (typeof value === 'boolean') value = value ? 1 : 0;
       if (typeof value !== 'number' || !Number.isFinite(value)) {
@@ -145,11 +143,25 @@ function fromFeatures(manifest: ModelManifest, rows: FeatureRow[]): WireTensor[]
           details: { row: r, feature: name },
         });
       }
-      data[r * names.length + c] = value;
-    });
+      data[r * width + c] = value;
+    }
+  }
+  // Every value is a finite number by now; integer types still need their range checked.
+  const values = spec.datatype === 'FP32' || spec.datatype === 'FP64' ? data : checkValues(spec.name, spec.datatype, data);
+  return [{ name: spec.name, datatype: spec.datatype, shape: [rows.length, width], data: values }];
+}
+
+function missingFeatures(names: readonly string[], row: FeatureRow, r: number): InferqError {
+  const missing = names.filter((n) => !Object.hasOwn(row, n));
+  return new InferqError('FEATURE_MISSING', `features missing: ${missing.join(', ')}`, { details: { row: r, missing } });
+}
+
+function unknownFeatures(names: readonly string[], row: FeatureRow, r: number): InferqError {
+  const known = new Set(names);
+  const unknown = Object.keys(row).filter((k) => !known.has(k));
+  return new InferqError('FEATURE_UNKNOWN', `unknown features: ${unknown.join(', ')}; the model uses ${names.join(', ')}`, {
+    details: { row: r, unknown, features: names },
   });
-  const values = checkValues(spec.name, spec.datatype, data);
-  return [{ name: spec.name, datatype: spec.datatype, shape: [rows.length, names.length], data: values }];
 }
 
 /**
