@@ -38,8 +38,12 @@ export async function batchScoring(stack: BenchStack, rows: number): Promise<Sce
   while (!['succeeded', 'failed', 'canceled'].includes(view.status));
   const scored = performance.now();
   const results = await fetch(`${base}/v1/batches/${submitted.batch_id}/results`);
+  // Counted natively: a byte-by-byte loop here took longer than the API took to send the lines.
   let lines = 0;
-  for await (const chunk of results.body as unknown as AsyncIterable<Uint8Array>) for (const byte of chunk) if (byte === 10) lines++;
+  for await (const chunk of results.body as unknown as AsyncIterable<Uint8Array>) {
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    for (let at = bytes.indexOf(10); at !== -1; at = bytes.indexOf(10, at + 1)) lines++;
+  }
   const finished = performance.now();
   const cpu = share.stop();
   if (startedWorker) await stack.stopWorker('fraud-risk');

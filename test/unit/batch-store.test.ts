@@ -33,7 +33,7 @@ describe('BatchStore against real Redis', () => {
     assert.equal(batch?.status, 'succeeded');
     assert.deepEqual([batch?.succeeded, batch?.failed], ['90', '10']);
     const lines: string[] = [];
-    for await (const chunk of store.resultLines('b1')) lines.push(chunk);
+    for await (const chunk of store.resultLines('b1')) lines.push(chunk.toString('utf8'));
     assert.equal(lines.join(''), Array.from({ length: 10 }, (_, i) => `chunk ${i}\n`).join(''), 'results in chunk order; the retry did not replace chunk 4');
     assert.ok((batch?.ttlRemainingMs ?? 0) > 59_000, 'the TTL counts from the end of the batch');
   });

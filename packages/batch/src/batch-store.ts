@@ -157,13 +157,15 @@ export class BatchStore {
 
   /**
    * A finished batch's result lines in input order, a window of chunks per round trip: never the
-   * whole file in memory. Stops early if the results expire while being read.
+   * whole file in memory. Stops early if the results expire while being read. The lines stay
+   * bytes from Redis to the socket: decoding and re-encoding a million lines cost as much as
+   * reading them.
    */
-  async *resultLines(batchId: string, window = 32): AsyncGenerator<string> {
+  async *resultLines(batchId: string, window = 32): AsyncGenerator<Buffer> {
     const chunks = Number((await this.redis.hget(this.keys.batch(batchId), 'chunks_total')) ?? 0);
     for (let from = 0; from < chunks; from += window) {
       const keys = Array.from({ length: Math.min(window, chunks - from) }, (_, i) => this.keys.batchChunk(batchId, from + i));
-      for (const lines of await this.redis.mget(keys)) {
+      for (const lines of await this.redis.mgetBuffer(keys)) {
         if (lines === null) return;
         yield lines;
       }

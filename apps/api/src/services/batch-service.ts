@@ -92,7 +92,7 @@ export class BatchService {
   }
 
   /** The result lines, in input order, chunk by chunk: never the whole file in memory. */
-  async results(batchId: string, tenant: string): Promise<AsyncIterable<string>> {
+  async results(batchId: string, tenant: string): Promise<AsyncIterable<Buffer>> {
     const view = await this.read(batchId, tenant);
     if (!isBatchFinal(view.status)) {
       throw new InferqError('BATCH_NOT_FINISHED', `the batch is ${view.status} (${view.percent} %)`, { details: { status: view.status, percent: view.percent }, retryAfterSeconds: 2 });
