@@ -1,0 +1,20 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { newBatchId, newJobId, parseJobId, tenantTag } from '../../packages/core/src/job-id.ts';
+
+describe('job ids', () => {
+  test('ids are unique across the pooled randomness, sort by creation time, and name model and tenant', async () => {
+    const ids = Array.from({ length: 20_000 }, () => newJobId('fraud-risk', 'acme'));
+    assert.equal(new Set(ids).size, ids.length, 'no id repeats when the entropy pool refills');
+    const later = (await new Promise((r) => setTimeout(r, 5)), newJobId('fraud-risk', 'acme'));
+    assert.ok(ids.every((id) => id.slice(0, 21) <= later.slice(0, 21)), 'the time part sorts');
+    assert.deepEqual(parseJobId(later), { model: 'fraud-risk', tag: tenantTag('acme') });
+    assert.match(newBatchId(), /^batch-[0-9A-HJKMNP-TV-Z]{26}$/);
+  });
+
+  test('a tenant always gets the same tag, and tenants rarely share one', () => {
+    assert.equal(tenantTag('acme'), tenantTag('acme'));
+    const tags = new Set(Array.from({ length: 1000 }, (_, i) => tenantTag(`tenant-${i}`)));
+    assert.ok(tags.size >= 999, `${tags.size} distinct tags for 1000 tenants`);
+  });
+});
