@@ -5,7 +5,7 @@ import { BatchStore } from '@inferq/batch/batch-store';
 import { readSchedulesFile, ScheduleRegistry, SCHEDULES_QUEUE, type ScheduledRun } from '@inferq/batch/schedule';
 import { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
-import { checkRedisRequirements, createBlockingConnection, createProducerConnection } from '@inferq/core/redis-connection';
+import { checkRedisRequirements, createBlockingConnection, createProducerConnection, type Redis } from '@inferq/core/redis-connection';
 import { loadModelRepository } from '@inferq/inference/model-repository';
 import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
 import { createWebhookProducer } from '@inferq/webhooks/webhook-service';
@@ -26,25 +26,32 @@ export interface ApiService {
   close(): Promise<void>;
 }
 
+async function connected(connection: Redis, url: string): Promise<Redis> {
+  await new Promise<void>((resolve, reject) => {
+    connection.once('ready', resolve);
+    connection.once('error', reject);
+  }).catch((error: Error) => {
+    connection.disconnect();
+    throw new Error(`cannot reach Redis at ${url.replace(/\/\/[^@]*@/, '//***@')}: ${error.message}`);
+  });
+  return connection;
+}
+
 /**
- * Creates everything the API needs once, at start-up: one producer connection shared by every
- * model's queue, one subscriber for long-polls, the checked model repository.
+ * Creates everything the API needs once, at start-up: two producer connections (the queues', and
+ * one for everything else), one subscriber for long-polls, the checked model repository.
  */
 export async function startApiService(config: Config, logger: Logger): Promise<ApiService> {
   const keys = new Keyspace(config.queuePrefix);
   // Auto-pipelining batches the commands of concurrent requests into one socket write per tick.
-  const redis = createProducerConnection(config.redisUrl, { enableAutoPipelining: true });
-  await new Promise<void>((resolve, reject) => {
-    redis.once('ready', resolve);
-    redis.once('error', reject);
-  }).catch((error: Error) => {
-    redis.disconnect();
-    throw new Error(`cannot reach Redis at ${config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}: ${error.message}`);
-  });
+  // The queues get a connection of their own: BullMQ defines its 64 scripts on the connection it
+  // is given, and ioredis copies them into every pipeline, auto-pipelines included (22 µs each).
+  const redis = await connected(createProducerConnection(config.redisUrl, { enableAutoPipelining: true }), config.redisUrl);
+  const queueRedis = await connected(createProducerConnection(config.redisUrl), config.redisUrl);
   const requirements = await checkRedisRequirements(redis);
   logger.info({ redis_version: requirements.version }, 'redis checked');
   // ioredis reconnects on its own; requests meanwhile get 503. Log the outage, do not crash on it.
-  redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
+  for (const connection of [redis, queueRedis]) connection.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
 
   const models = await loadModelRepository(config.modelDir);
   for (const model of models.values()) {
@@ -60,7 +67,7 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   }
   const queues = new Map<string, Queue<QueuePayload>>();
   for (const name of models.keys()) {
-    queues.set(name, new Queue<QueuePayload>(keys.modelQueue(name), { connection: redis, prefix: keys.prefix }));
+    queues.set(name, new Queue<QueuePayload>(keys.modelQueue(name), { connection: queueRedis, prefix: keys.prefix }));
   }
   const catalog = new ModelCatalog(models, redis, keys, config.modelDir);
   // One subscriber for control messages: routing changes, and versions workers hot-loaded.
@@ -78,13 +85,13 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   const routing = await RoutingService.start({ config, redis, subscriber: control, keys, catalog, logger: logger.child({ component: 'routing' }) });
   const metrics = apiMetrics({ catalog, queues, cacheMs: config.metricsCacheMs });
   const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger, config.maxHeldLongPolls);
-  const webhooks = await createWebhookProducer({ config, redis, keys, logger });
+  const webhooks = await createWebhookProducer({ config, redis, queueConnection: queueRedis, keys, logger });
   // Fair ordering between tenants costs a round trip per submit: only worth it with several tenants.
   const admission = new Admission({ redis, keys, catalog, queues, maxQueueDepth: config.maxQueueDepth, fair: !keyring.open });
   const jobs = new JobService({ config, redis, keys, catalog, queues, completions, webhooks, admission, metrics, routing });
   const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
   const batches = new BatchService({ config, store: batchStore, catalog, queues, completions, webhooks, routing });
-  const scheduleQueue = new Queue<ScheduledRun>(SCHEDULES_QUEUE, { connection: redis, prefix: keys.prefix });
+  const scheduleQueue = new Queue<ScheduledRun>(SCHEDULES_QUEUE, { connection: queueRedis, prefix: keys.prefix });
   const schedules = new ScheduleRegistry(scheduleQueue);
   if (config.schedulesFile) {
     for (const [name, schedule] of await readSchedulesFile(config.schedulesFile)) {
@@ -119,7 +126,7 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
       await completions.close();
       await Promise.all([...queues.values(), scheduleQueue].map((q) => q.close()));
       await webhooks.close();
-      await redis.quit().catch(() => redis.disconnect());
+      await Promise.all([redis, queueRedis].map((c) => c.quit().catch(() => c.disconnect())));
     },
   };
 }

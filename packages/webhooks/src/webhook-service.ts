@@ -15,8 +15,10 @@ import { AddressPolicy } from './ssrf-guard.ts';
 
 export interface WebhookServiceDeps {
   config: Config;
-  /** The process's producer connection: the queue, the log and the secret share it. */
+  /** The process's producer connection: the log and the secret use it. */
   redis: Redis;
+  /** The connection the deliveries queue uses (BullMQ loads its scripts into it). Default: redis. */
+  queueConnection?: Redis;
   keys: Keyspace;
   logger: Logger;
 }
@@ -42,7 +44,7 @@ export interface WebhookProducer {
 export async function createWebhookProducer(deps: WebhookServiceDeps): Promise<WebhookProducer> {
   const { config, redis, keys, logger } = deps;
   const secrets = await resolveSigningSecrets({ configured: config.webhookSecrets, redis, keys, logger });
-  const queue = new Queue<DeliveryJobData>(keys.webhookQueue(), { connection: redis, prefix: keys.prefix });
+  const queue = new Queue<DeliveryJobData>(keys.webhookQueue(), { connection: deps.queueConnection ?? redis, prefix: keys.prefix });
   const log = new DeliveryLog(redis, keys);
   const schedule = new RetrySchedule(config.webhookRetrySchedule);
   const dispatcher = new WebhookDispatcher({ queue, log, schedule });
