@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { InferqError } from '@inferq/core/errors';
 import type { AppEnv } from '../app-env.ts';
-import { preferredWait } from '../routes/wait-query.ts';
+import { preferredWait } from '../wait-time.ts';
 
 export interface RequestDeadlineOptions {
   /** Longest a request may take, on top of the `?wait=` (or `Prefer: wait=`) a long-poll asks for. */

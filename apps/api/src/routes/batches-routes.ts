@@ -11,7 +11,7 @@ import { limitedBody } from '../middleware/streamed-body.ts';
 import type { BatchRequest, BatchService } from '../services/batch-service.ts';
 import { webhookSchema } from '../services/job-request-schema.ts';
 import { declinedRetryAfterSeconds } from '../services/completion-listener.ts';
-import { parseWait } from './wait-query.ts';
+import { parseWait } from '../wait-time.ts';
 
 export interface BatchesRoutesOptions {
   batches: BatchService;

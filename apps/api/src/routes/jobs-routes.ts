@@ -8,7 +8,7 @@ import { imageUploadQuerySchema, jobRequestSchema, type JobRequest } from '../se
 import type { BulkItem, JobService } from '../services/job-service.ts';
 import { isFinished } from '../services/job-view.ts';
 import { declinedRetryAfterSeconds } from '../services/completion-listener.ts';
-import { parseWait, preferredWait } from './wait-query.ts';
+import { parseWait, preferredWait } from '../wait-time.ts';
 
 export interface JobsRoutesOptions {
   jobs: JobService;
