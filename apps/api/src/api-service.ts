@@ -7,6 +7,7 @@ import { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import { checkRedisRequirements, createBlockingConnection, createProducerConnection, type Redis } from '@inferq/core/redis-connection';
 import { loadModelRepository } from '@inferq/inference/model-repository';
+import { JobStore } from '@inferq/jobs/job-store';
 import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
 import { createWebhookProducer } from '@inferq/webhooks/webhook-service';
 import { createApp } from './app.ts';
@@ -86,9 +87,10 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   const metrics = apiMetrics({ catalog, queues, cacheMs: config.metricsCacheMs });
   const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger, config.maxHeldLongPolls);
   const webhooks = await createWebhookProducer({ config, redis, queueConnection: queueRedis, keys, logger });
-  // Fair ordering between tenants costs a round trip per submit: only worth it with several tenants.
-  const admission = new Admission({ redis, keys, catalog, queues, maxQueueDepth: config.maxQueueDepth, fair: !keyring.open });
-  const jobs = new JobService({ config, redis, keys, catalog, queues, completions, webhooks, admission, metrics, routing });
+  // Fair ordering between tenants: only meaningful with several tenants.
+  const store = new JobStore(redis, keys);
+  const admission = new Admission({ store, keys, catalog, maxQueueDepth: config.maxQueueDepth, fair: !keyring.open });
+  const jobs = new JobService({ config, store, catalog, queues, completions, webhooks, admission, metrics, routing });
   const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
   const batches = new BatchService({ config, store: batchStore, catalog, queues, completions, webhooks, routing });
   const scheduleQueue = new Queue<ScheduledRun>(SCHEDULES_QUEUE, { connection: queueRedis, prefix: keys.prefix });

@@ -1,11 +1,12 @@
-import { Worker, UnrecoverableError, type Job } from 'bullmq';
-import { InferqError, type ErrorCode } from '@inferq/core/errors';
-import type { ChunkPayload, FinishedJobRecord, JobPayload, JobTimings, QueuePayload, ShadowPayload } from '@inferq/core/job-types';
+import { Worker, type Job } from 'bullmq';
+import { InferqError } from '@inferq/core/errors';
+import type { BundledRequest, ChunkPayload, FinishedJobRecord, JobPayload, JobTimings, QueuePayload, ShadowBundlePayload, ShadowPayload } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
 import type { ImageLimits } from '@inferq/inference/image-preprocess';
 import type { RawTensor } from '@inferq/inference/tensor-codec';
+import type { JobStore } from '@inferq/jobs/job-store';
 import type { ChunkRunner } from './chunk-runner.ts';
 import type { HealthRecorder } from './health-recorder.ts';
 import { decodeJob, type DecodedJob } from './job-decoder.ts';
@@ -18,11 +19,12 @@ export interface ModelWorkerOptions {
   runners: Map<string, VersionRunner>;
   connection: Redis;
   keys: Keyspace;
+  store: JobStore;
   resultWriter: ResultWriter;
   /** Scores batch chunks, which share the model's queue with single jobs. */
   chunks: ChunkRunner;
   logger: Logger;
-  /** Jobs held in flight; enough to fill every thread's next batch while the current ones run. */
+  /** Queue jobs (bundles) held in flight; enough to fill every thread's next batch while the current ones run. */
   concurrency: number;
   lockDurationMs: number;
   stalledIntervalMs: number;
@@ -37,7 +39,7 @@ export interface ModelWorkerOptions {
   onMissingVersion?: (version: string) => void;
 }
 
-/** What processing a job logs through: a logger scoped to the job, created only when used. */
+/** What processing a request logs through: a logger scoped to the request, created only when used. */
 interface JobLog {
   warn(fields: object, message: string): void;
   info(fields: object, message: string): void;
@@ -50,17 +52,43 @@ interface Finish {
   startedAt: number | null;
   timings?: JobTimings;
   batchSize?: number;
-  /** The version that answered (default: the job's own). */
+  /** The version that answered (default: the bundle's own). */
   version?: string;
   /** Set when the fallback answered for the routed version. */
   fallbackFrom?: { version: string; reason: string } | undefined;
 }
 
+/** One request being processed: its payload, the queue job (bundle) that carries it, and whether this is that job's last attempt. */
+interface RequestRun {
+  job: Job<QueuePayload>;
+  request: BundledRequest;
+  lastAttempt: boolean;
+  log: JobLog;
+}
+
+/** The requests a queue job carries: a bundle's, or a job queued alone before bundles (its id is the job's). */
+function requestsOf(job: Job<QueuePayload>): { requests: BundledRequest[]; counters: string[] } | undefined {
+  const data = job.data;
+  if (data.kind === 'bundle') {
+    if (!Array.isArray(data.requests)) return undefined;
+    return { requests: data.requests, counters: data.counted_in ?? [] };
+  }
+  if (data.kind === undefined) {
+    const { backlog_key, kind: _kind, ...request } = data as JobPayload;
+    return { requests: [{ ...request, id: job.id as string }], counters: backlog_key ? [backlog_key] : [] };
+  }
+  return undefined;
+}
+
+const errorName = (error: Error) => (error instanceof Error ? error.name : '');
+
 /**
- * The BullMQ worker of one model's queue. Each job is decoded, handed to its version's batcher,
- * and its outcome written before BullMQ is told the job is done, so a result is never lost
- * between the two. Bad input fails for good (UnrecoverableError); a crashed inference thread is
- * an ordinary error, and BullMQ retries the job.
+ * The BullMQ worker of one model's queue. A queue job is a bundle of requests: the requests that
+ * already have a record (canceled, or finished by an earlier attempt) are skipped; the others are
+ * decoded and handed to their version's batcher on their own, and each one's record is written
+ * (only if it has none yet) before BullMQ hears the bundle is done, so a result is never lost or
+ * changed between the two. Bad input fails its request alone; an infrastructure failure (a
+ * crashed inference thread) fails the attempt, and BullMQ retries the bundle.
  */
 export class ModelWorker {
   private readonly worker: Worker<QueuePayload>;
@@ -78,13 +106,24 @@ export class ModelWorker {
       autorun: false,
     });
     this.worker.on('failed', (job, error) => {
-      // Stalled too often, or failed outside our processor: make sure the client gets an answer.
-      if (!job || error instanceof UnrecoverableError || job.data.kind === 'chunk' || job.data.kind === 'shadow') return;
-      if (job.attemptsMade < (job.opts.attempts ?? 1) && !/stalled/i.test(error.message)) return;
-      const failure = new InferqError('INTERNAL', `job failed after ${job.attemptsMade} attempts: ${error.message}`);
-      void this.finish(job as Job<JobPayload>, { status: 'failed', error: failure, startedAt: job.processedOn ?? null }, true).catch((e: Error) =>
-        options.logger.error({ job_id: job.id, err: e }, 'could not record a failed job'),
-      );
+      if (!job) return;
+      // A bundle given up for good (attempts used up, or stalled more often than allowed: BullMQ
+      // fails that one with an UnrecoverableError before it ever reaches us) must still answer
+      // every one of its requests; those that have a record keep it.
+      const final = errorName(error) === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+      if (!final) return;
+      const carried = requestsOf(job);
+      if (!carried) return;
+      const lost = /stalled/i.test(error.message);
+      const failure = lost
+        ? new InferqError('WORKER_LOST', `the job's worker died or stalled more often than allowed (${error.message}); it was not finished`)
+        : new InferqError('INTERNAL', `job failed after ${job.attemptsMade} attempts: ${error.message}`);
+      options.logger.error({ bundle_id: job.id, requests: carried.requests.length, code: failure.code, err: error.message }, 'bundle given up: its unfinished requests fail');
+      for (const request of carried.requests) {
+        void this.finish(job, request, { status: 'failed', error: failure, startedAt: job.processedOn ?? null }).catch((e: Error) =>
+          options.logger.error({ job_id: request.id, err: e }, 'could not record a failed job'),
+        );
+      }
     });
     this.worker.on('error', (error) => options.logger.error({ err: error }, 'queue worker error'));
   }
@@ -99,66 +138,95 @@ export class ModelWorker {
   }
 
   private async process(job: Job<QueuePayload>): Promise<void> {
-    if (job.data.kind === 'chunk') return this.options.chunks.run(job as Job<ChunkPayload>, this.options.runners.get(job.name));
-    if (job.data.kind === 'shadow') return this.processShadow(job as Job<ShadowPayload>);
-    return this.processJob(job as Job<JobPayload>);
+    const data = job.data;
+    if (data.kind === 'chunk') return this.options.chunks.run(job as Job<ChunkPayload>, this.options.runners.get(job.name));
+    if (data.kind === 'shadow') return this.processShadow(job.name, job.timestamp, data);
+    if (data.kind === 'shadows') {
+      await Promise.all((data as ShadowBundlePayload).copies.map((copy) => this.processShadow(job.name, copy.created_at, { kind: 'shadow', ...copy })));
+      return;
+    }
+    const carried = requestsOf(job);
+    if (!carried) throw new InferqError('INVALID_REQUEST', `queue job ${job.id} is not a bundle inferq knows`);
+    return this.processBundle(job, carried.requests, carried.counters);
   }
 
-  /** The fallback's runner, for a routed job whose policy names one other than its own version. */
-  private fallbackFor(job: Job<JobPayload>, failed: string): VersionRunner | undefined {
-    const fallback = job.data.fallback_version;
+  private async processBundle(job: Job<QueuePayload>, requests: BundledRequest[], counters: string[]): Promise<void> {
+    // Uncounted from the queue depth once, when first taken (not again after a crash or a retry).
+    const firstTake = job.attemptsMade === 0 && !job.stalledCounter;
+    const done = await this.options.store.takeBundle(
+      requests.map((r) => r.id),
+      firstTake && counters.length > 0 ? { counters, count: requests.length } : undefined,
+    );
+    const todo = requests.filter((_, i) => !done[i]);
+    if (todo.length === 0) return;
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const outcomes = await Promise.allSettled(todo.map((request) => this.processRequest({ job, request, lastAttempt, log: this.requestLog(job, request) })));
+    // An infrastructure failure: the bundle is retried, and the requests finished now are skipped then.
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private requestLog(job: Job<QueuePayload>, request: BundledRequest): JobLog {
+    // Built on first use: most requests never log, and a child logger per job was 5 % of the worker's CPU.
+    let scoped: Logger | undefined;
+    const logger = () => (scoped ??= this.options.logger.child({ job_id: request.id, bundle_id: job.id, model: this.options.model, version: job.name, request_id: request.request_id }));
+    return {
+      warn: (fields: object, message: string) => logger().warn(fields, message),
+      info: (fields: object, message: string) => logger().info(fields, message),
+    };
+  }
+
+  /** The fallback's runner, for a routed request whose policy names one other than its own version. */
+  private fallbackFor(request: BundledRequest, failed: string): VersionRunner | undefined {
+    const fallback = request.fallback_version;
     return fallback !== undefined && fallback !== failed ? this.options.runners.get(fallback) : undefined;
   }
 
-  private async processJob(job: Job<JobPayload>): Promise<void> {
+  /** Resolves once the request's record is written; rejects (bundle retried) on an infrastructure failure. */
+  private async processRequest(run: RequestRun): Promise<void> {
+    const { job, request, log } = run;
     const startedAt = Date.now();
-    // Built on first use: most jobs never log, and a child logger per job was 5 % of the worker's CPU.
-    let scoped: Logger | undefined;
-    const log: JobLog = {
-      warn: (fields: object, message: string) => (scoped ??= this.jobLogger(job)).warn(fields, message),
-      info: (fields: object, message: string) => (scoped ??= this.jobLogger(job)).info(fields, message),
-    };
-    if (job.data.deadline_at !== undefined && startedAt > job.data.deadline_at) {
-      const late = startedAt - job.data.deadline_at;
-      return this.failForGood(job, null, new InferqError('DEADLINE_EXCEEDED', `the job reached a worker ${late} ms after its deadline; it was not run`, { details: { deadline_at: new Date(job.data.deadline_at).toISOString() } }));
+    if (request.deadline_at !== undefined && startedAt > request.deadline_at) {
+      const late = startedAt - request.deadline_at;
+      return this.failForGood(run, null, new InferqError('DEADLINE_EXCEEDED', `the job reached a worker ${late} ms after its deadline; it was not run`, { details: { deadline_at: new Date(request.deadline_at).toISOString() } }));
     }
     const runner = this.options.runners.get(job.name);
     if (!runner) {
-      this.options.health?.record(this.options.model, job.name, { ok: false, queueMs: startedAt - job.timestamp });
-      const fallback = this.fallbackFor(job, job.name);
+      this.options.health?.record(this.options.model, job.name, { ok: false, queueMs: startedAt - request.created_at });
+      const fallback = this.fallbackFor(request, job.name);
       const reason = `this worker has no ready version ${job.name} of ${this.options.model}`;
       if (fallback) {
         log.warn({ fallback: fallback.entry.version }, `${reason}: running the job on the fallback version`);
-        return this.runOn(job, fallback, startedAt, log, { version: job.name, reason });
+        return this.runOn(run, fallback, startedAt, { version: job.name, reason });
       }
-      // Another worker may have hot-loaded the version first: look for it, and let BullMQ retry the job.
-      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      if (!lastAttempt && this.options.onMissingVersion) {
+      // Another worker may have hot-loaded the version first: look for it, and let BullMQ retry the bundle.
+      if (!run.lastAttempt && this.options.onMissingVersion) {
         this.options.onMissingVersion(job.name);
         log.warn({ attempt: job.attemptsMade + 1 }, `${reason}: rescanning the model repository, the job will be retried`);
         throw new Error(reason);
       }
-      return this.failForGood(job, startedAt, new InferqError('MODEL_VERSION_UNAVAILABLE', reason));
+      return this.failForGood(run, startedAt, new InferqError('MODEL_VERSION_UNAVAILABLE', reason));
     }
-    return this.runOn(job, runner, startedAt, log);
+    return this.runOn(run, runner, startedAt);
   }
 
   /**
-   * Runs a job on one version. A routed job whose version fails for an infrastructure reason (a
-   * session.run error, a crashed thread) is re-run at once on the policy's fallback version,
-   * and its record says so; without a fallback, the failure is handled as before.
+   * Runs a request on one version. A routed request whose version fails for an infrastructure
+   * reason (a session.run error, a crashed thread) is re-run at once on the policy's fallback
+   * version, and its record says so; without a fallback, the failure is handled as before.
    */
-  private async runOn(job: Job<JobPayload>, runner: VersionRunner, startedAt: number, log: JobLog, fallbackFrom?: { version: string; reason: string }): Promise<void> {
+  private async runOn(run: RequestRun, runner: VersionRunner, startedAt: number, fallbackFrom?: { version: string; reason: string }): Promise<void> {
+    const { job, request, log } = run;
     const version = runner.entry.version;
-    const queueMs = Math.max(0, startedAt - job.timestamp);
-    const fallback = fallbackFrom ? undefined : this.fallbackFor(job, version);
+    const queueMs = Math.max(0, startedAt - request.created_at);
+    const fallback = fallbackFrom ? undefined : this.fallbackFor(request, version);
     const routing = { version, fallbackFrom };
     let decoded: DecodedJob;
     try {
-      decoded = await decodeJob(job.data, runner, this.options);
+      decoded = await decodeJob(request, runner, this.options);
     } catch (error) {
       const failure = error instanceof InferqError ? error : new InferqError('INVALID_REQUEST', (error as Error).message);
-      return this.failForGood(job, startedAt, failure, routing);
+      return this.failForGood(run, startedAt, failure, routing);
     }
     let outcome;
     try {
@@ -167,12 +235,11 @@ export class ModelWorker {
       this.options.health?.record(this.options.model, version, { ok: false, queueMs });
       if (fallback) {
         log.warn({ err: error, fallback: fallback.entry.version }, 'inference failed for infrastructure reasons: running the job on the fallback version');
-        return this.runOn(job, fallback, startedAt, log, { version, reason: (error as Error).message });
+        return this.runOn(run, fallback, startedAt, { version, reason: (error as Error).message });
       }
-      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      log.warn({ err: error, attempt: job.attemptsMade + 1, last_attempt: lastAttempt }, 'inference failed for infrastructure reasons');
-      if (lastAttempt) {
-        await this.finish(job, { status: 'failed', startedAt, error: new InferqError('INTERNAL', (error as Error).message), ...routing });
+      log.warn({ err: error, attempt: job.attemptsMade + 1, last_attempt: run.lastAttempt }, 'inference failed for infrastructure reasons');
+      if (run.lastAttempt) {
+        await this.finish(job, request, { status: 'failed', startedAt, error: new InferqError('INTERNAL', (error as Error).message), ...routing });
       }
       throw error;
     }
@@ -180,94 +247,90 @@ export class ModelWorker {
     const timings: JobTimings = {
       queue_ms: queueMs,
       inference_ms: Math.round(outcome.inferenceMs * 1000) / 1000,
-      total_ms: Math.max(0, finishedAt - job.data.created_at),
+      total_ms: Math.max(0, finishedAt - request.created_at),
     };
     if (outcome.error) {
       this.options.health?.record(this.options.model, version, { ok: false, queueMs });
       const message = outcome.error.message.split('\n')[0] ?? 'session.run failed';
       if (fallback) {
         log.warn({ err: outcome.error, fallback: fallback.entry.version }, 'the routed version failed the job: running it on the fallback version');
-        return this.runOn(job, fallback, startedAt, log, { version, reason: `session.run failed: ${message}` });
+        return this.runOn(run, fallback, startedAt, { version, reason: `session.run failed: ${message}` });
       }
       log.info({ err: outcome.error }, 'model rejected the input');
       const failure = new InferqError('INFERENCE_FAILED', message);
-      await this.finish(job, { status: 'failed', error: failure, startedAt, timings, batchSize: outcome.batchRows, ...routing });
-      void this.shadowHalf(job, { version, ok: false, error_code: failure.code, inference_ms: null });
-      throw new UnrecoverableError(failure.code);
+      await this.finish(job, request, { status: 'failed', error: failure, startedAt, timings, batchSize: outcome.batchRows, ...routing });
+      void this.shadowHalf(request, { version, ok: false, error_code: failure.code, inference_ms: null });
+      return;
     }
     this.options.health?.record(this.options.model, version, { ok: true, queueMs, inferenceMs: outcome.inferenceMs });
-    const result = runner.results.build(job.data.response, outcome.outputs as Record<string, RawTensor>, {
-      includeOutputs: job.data.include_outputs === true,
+    const result = runner.results.build(request.response, outcome.outputs as Record<string, RawTensor>, {
+      includeOutputs: request.include_outputs === true,
       ...(decoded.notes ? { notes: decoded.notes } : {}),
     });
-    await this.finish(job, { status: 'succeeded', result, startedAt, timings, batchSize: outcome.batchRows, ...routing });
-    void this.shadowHalf(job, { version, ok: true, result, inference_ms: timings.inference_ms });
+    await this.finish(job, request, { status: 'succeeded', result, startedAt, timings, batchSize: outcome.batchRows, ...routing });
+    void this.shadowHalf(request, { version, ok: true, result, inference_ms: timings.inference_ms });
   }
 
-  private async shadowHalf(job: Job<JobPayload>, half: ShadowHalf): Promise<void> {
-    if (job.data.shadow_version && this.options.shadowLog) await this.options.shadowLog.record(this.options.model, job.id as string, 'primary', half);
+  private async shadowHalf(request: BundledRequest, half: ShadowHalf): Promise<void> {
+    if (request.shadow_version && this.options.shadowLog) await this.options.shadowLog.record(this.options.model, request.id, 'primary', half);
   }
 
   /**
-   * A shadow copy: run on its version like any job, but its answer only goes to the shadow log
-   * beside the primary's. It never writes a result, never retries, and never fails the client.
+   * A shadow copy: run on its version like any request, but its answer only goes to the shadow
+   * log beside the primary's. It never writes a result, never retries, and never fails the client.
    */
-  private async processShadow(job: Job<ShadowPayload>): Promise<void> {
+  private async processShadow(version: string, createdAt: number, copy: ShadowPayload): Promise<void> {
     const startedAt = Date.now();
-    const runner = this.options.runners.get(job.name);
-    const record = (half: ShadowHalf) => this.options.shadowLog?.record(this.options.model, job.data.primary_job_id, 'shadow', half);
+    const runner = this.options.runners.get(version);
+    const record = (half: ShadowHalf) => this.options.shadowLog?.record(this.options.model, copy.primary_job_id, 'shadow', half);
     if (!runner) {
-      await record({ version: job.name, ok: false, error_code: 'MODEL_VERSION_UNAVAILABLE', inference_ms: null });
+      await record({ version, ok: false, error_code: 'MODEL_VERSION_UNAVAILABLE', inference_ms: null });
       return;
     }
     try {
-      const decoded = await decodeJob(job.data, runner, this.options);
+      const decoded = await decodeJob(copy, runner, this.options);
       const outcome = await runner.batcher.submit(decoded.feeds, decoded.rows, decoded.batchKey);
-      const queueMs = Math.max(0, startedAt - job.timestamp);
+      const queueMs = Math.max(0, startedAt - createdAt);
       if (outcome.error) {
-        this.options.health?.record(this.options.model, job.name, { ok: false, queueMs });
-        await record({ version: job.name, ok: false, error_code: 'INFERENCE_FAILED', inference_ms: null });
+        this.options.health?.record(this.options.model, version, { ok: false, queueMs });
+        await record({ version, ok: false, error_code: 'INFERENCE_FAILED', inference_ms: null });
         return;
       }
-      this.options.health?.record(this.options.model, job.name, { ok: true, queueMs, inferenceMs: outcome.inferenceMs });
-      const result = runner.results.build(job.data.response, outcome.outputs as Record<string, RawTensor>, decoded.notes ? { notes: decoded.notes } : {});
-      await record({ version: job.name, ok: true, result, inference_ms: Math.round(outcome.inferenceMs * 1000) / 1000 });
+      this.options.health?.record(this.options.model, version, { ok: true, queueMs, inferenceMs: outcome.inferenceMs });
+      const result = runner.results.build(copy.response, outcome.outputs as Record<string, RawTensor>, decoded.notes ? { notes: decoded.notes } : {});
+      await record({ version, ok: true, result, inference_ms: Math.round(outcome.inferenceMs * 1000) / 1000 });
     } catch (error) {
-      await record({ version: job.name, ok: false, error_code: error instanceof InferqError ? error.code : 'INTERNAL', inference_ms: null });
+      await record({ version, ok: false, error_code: error instanceof InferqError ? error.code : 'INTERNAL', inference_ms: null });
     }
   }
 
-  private jobLogger(job: Job<JobPayload>): Logger {
-    return this.options.logger.child({ job_id: job.id, model: this.options.model, version: job.name, request_id: job.data.request_id });
+  /** Bad input, a missed deadline, a version that cannot serve: the request fails for good, alone. */
+  private async failForGood(run: RequestRun, startedAt: number | null, error: InferqError, routing?: { version: string; fallbackFrom: { version: string; reason: string } | undefined }): Promise<void> {
+    run.log.info({ code: error.code }, error.message);
+    await this.finish(run.job, run.request, { status: 'failed', error, startedAt, ...routing });
   }
 
-  private async failForGood(job: Job<JobPayload>, startedAt: number | null, error: InferqError, routing?: { version: string; fallbackFrom: { version: string; reason: string } | undefined }): Promise<never> {
-    this.options.logger.info({ job_id: job.id, code: error.code }, error.message);
-    await this.finish(job, { status: 'failed', error, startedAt, ...routing });
-    throw new UnrecoverableError(error.code satisfies ErrorCode);
-  }
-
-  private finish(job: Job<JobPayload>, finish: Finish, onlyIfAbsent = false): Promise<void> {
+  private finish(job: Job<QueuePayload>, request: BundledRequest, finish: Finish): Promise<void> {
     const now = Date.now();
-    const ttlMs = job.data.ttl_ms;
+    const ttlMs = request.ttl_ms;
     const record: FinishedJobRecord = {
-      job_id: job.id as string,
+      job_id: request.id,
       status: finish.status,
       model: this.options.model,
       model_version: finish.version ?? job.name,
-      created_at: new Date(job.data.created_at).toISOString(),
+      created_at: new Date(request.created_at).toISOString(),
       started_at: finish.startedAt === null ? null : new Date(finish.startedAt).toISOString(),
       finished_at: new Date(now).toISOString(),
       timings: finish.timings ?? null,
       batch_size: finish.batchSize ?? null,
-      ...(finish.fallbackFrom ? { routed_by: 'fallback' as const, fallback_from: finish.fallbackFrom } : job.data.routed_by ? { routed_by: job.data.routed_by } : {}),
+      ...(finish.fallbackFrom ? { routed_by: 'fallback' as const, fallback_from: finish.fallbackFrom } : request.routed_by ? { routed_by: request.routed_by } : {}),
       ...(finish.result !== undefined ? { result: finish.result } : {}),
       ...(finish.error ? { error: finish.error.toBody() } : {}),
-      ...(job.data.metadata ? { metadata: job.data.metadata } : {}),
-      ...(job.data.tenant ? { tenant: job.data.tenant } : {}),
+      ...(request.metadata ? { metadata: request.metadata } : {}),
+      ...(request.tenant ? { tenant: request.tenant } : {}),
       expires_at: new Date(now + ttlMs).toISOString(),
     };
-    // The webhook travels with the record so it is announced only once the result is stored.
-    return this.options.resultWriter.write(record, ttlMs, { onlyIfAbsent, webhook: job.data.webhook, backlogKey: job.data.backlog_key });
+    // The webhook travels with the record so it is announced only if the record is stored.
+    return this.options.resultWriter.write(record, ttlMs, request.webhook);
   }
 }

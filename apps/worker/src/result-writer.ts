@@ -1,55 +1,45 @@
 import type { FinishedJobRecord, WebhookSubscription } from '@inferq/core/job-types';
-import type { Keyspace } from '@inferq/core/keyspace';
-import type { Redis } from '@inferq/core/redis-connection';
+import type { JobStore } from '@inferq/jobs/job-store';
 
-/** A record that was stored (an onlyIfAbsent write that found one already there is not). */
+/** A record that was stored (one that found a record already there, e.g. a cancel's, is not). */
 export interface WrittenRecord {
   record: FinishedJobRecord;
   ttlMs: number;
   webhook?: WebhookSubscription;
 }
 
-export interface WriteOptions {
-  /** Never overwrite a record already there (a late failure report must not replace a result). Default: false. */
-  onlyIfAbsent?: boolean;
-  /** The job's webhook, announced once the record is stored. */
-  webhook?: WebhookSubscription | undefined;
-  /** The tenant backlog counter the job was counted in at submit, decremented now it is done. */
-  backlogKey?: string | undefined;
-}
-
-interface PendingWrite extends WriteOptions {
+interface PendingWrite {
   record: FinishedJobRecord;
   ttlMs: number;
+  webhook: WebhookSubscription | undefined;
   resolve: () => void;
   reject: (error: Error) => void;
 }
 
 /**
- * Writes finished jobs. Every job of a batch finishes in the same tick, so writes issued in one
- * tick share a single pipeline: one Redis round trip and one PUBLISH per batch, not per job.
- * The result key carries its TTL (PX), which Redis honours to the millisecond, independently of
- * BullMQ's lazy cleanup.
+ * Writes finished requests. Every request of a batch finishes in the same tick, so writes issued
+ * in one tick share one script call: one Redis round trip, and one message that carries the
+ * records to the API processes holding long-polls. A request that already has a record (it was
+ * canceled, or finished by an earlier attempt of a retried bundle) keeps it, and is not
+ * announced again. The result key carries its TTL (PX), which Redis honours to the millisecond.
  */
 export class ResultWriter {
   private pending: PendingWrite[] = [];
   private scheduled = false;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: Keyspace,
+    private readonly store: JobStore,
     /**
      * Called once per flush with what was stored, before the writes resolve (so before BullMQ
-     * hears the jobs are done): a crash in between re-runs the job and so re-announces it.
-     * Webhooks are enqueued here. Its errors are the callback's to handle.
+     * hears the bundle is done). Webhooks are enqueued here. Its errors are the callback's to handle.
      */
     private readonly onWritten?: (written: WrittenRecord[]) => Promise<void>,
   ) {}
 
-  /** Stores a finished job for `ttlMs`. */
-  write(record: FinishedJobRecord, ttlMs: number, options: WriteOptions = {}): Promise<void> {
+  /** Stores a finished request for `ttlMs` unless it has a record already; `webhook` is announced if stored. */
+  write(record: FinishedJobRecord, ttlMs: number, webhook?: WebhookSubscription): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ record, ttlMs, ...options, resolve, reject });
+      this.pending.push({ record, ttlMs, webhook, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => void this.flush());
@@ -61,28 +51,13 @@ export class ResultWriter {
     const writes = this.pending;
     this.pending = [];
     this.scheduled = false;
-    const pipeline = this.redis.pipeline();
-    for (const w of writes) {
-      const key = this.keys.result(w.record.job_id);
-      const value = JSON.stringify(w.record);
-      if (w.onlyIfAbsent) pipeline.set(key, value, 'PX', w.ttlMs, 'NX');
-      else pipeline.set(key, value, 'PX', w.ttlMs);
-    }
-    pipeline.publish(this.keys.jobsFinishedChannel(), writes.map((w) => w.record.job_id).join(' '));
-    // After the SETs, so results[i] still belongs to writes[i].
-    for (const w of writes) if (w.backlogKey && !w.onlyIfAbsent) pipeline.decr(w.backlogKey);
     try {
-      const results = (await pipeline.exec()) ?? [];
+      const stored = await this.store.writeFinished(writes);
       if (this.onWritten) {
-        // SET … NX answers null when the key was already there: that job was announced before.
-        const written = writes.filter((w, i) => !results[i]?.[0] && results[i]?.[1] !== null);
-        if (written.length > 0) await this.onWritten(written.map(({ record, ttlMs, webhook }) => ({ record, ttlMs, ...(webhook ? { webhook } : {}) })));
+        const written = writes.filter((_, i) => stored[i]).map(({ record, ttlMs, webhook }) => ({ record, ttlMs, ...(webhook ? { webhook } : {}) }));
+        if (written.length > 0) await this.onWritten(written);
       }
-      writes.forEach((w, i) => {
-        const error = results[i]?.[0];
-        if (error) w.reject(error);
-        else w.resolve();
-      });
+      for (const w of writes) w.resolve();
     } catch (error) {
       for (const w of writes) w.reject(error as Error);
     }

@@ -7,6 +7,7 @@ import type { Logger } from '@inferq/core/logger';
 import { checkRedisRequirements, createBlockingConnection, createProducerConnection, type Redis } from '@inferq/core/redis-connection';
 import { loadModelRepository, type ModelVersionEntry } from '@inferq/inference/model-repository';
 import { BatchStore } from '@inferq/batch/batch-store';
+import { JobStore } from '@inferq/jobs/job-store';
 import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
 import { startWebhookDelivery } from '@inferq/webhooks/webhook-service';
 import { ChunkRunner } from './chunk-runner.ts';
@@ -49,7 +50,8 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   // Deliveries run on their own queue and connection: a slow receiver never holds up inference.
   const webhookConnection = createBlockingConnection(config.redisUrl);
   const webhooks = await startWebhookDelivery({ config, redis, keys, logger, connection: webhookConnection, metrics });
-  const resultWriter = new ResultWriter(redis, keys, async (written) => {
+  const store = new JobStore(redis, keys);
+  const resultWriter = new ResultWriter(store, async (written) => {
     for (const { record } of written) heartbeat.countFinished(record.model, record.model_version);
     countFinished(written.map((w) => w.record));
     await webhooks.announce(written);
@@ -79,6 +81,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
       runners: loaded,
       connection,
       keys,
+      store,
       resultWriter,
       chunks,
       logger: logger.child({ model }),

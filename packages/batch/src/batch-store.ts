@@ -1,3 +1,4 @@
+import { encodeCompletion } from '@inferq/core/completion-message';
 import type { Keyspace } from '@inferq/core/keyspace';
 import type { WebhookSubscription } from '@inferq/core/job-types';
 import type { Redis } from '@inferq/core/redis-connection';
@@ -134,7 +135,7 @@ export class BatchStore {
     const ttl = Number(await this.redis.hget(this.keys.batch(batchId), 'ttl_ms'));
     const pipeline = this.redis.pipeline();
     for (let i = 0; i < chunks; i++) pipeline.pexpire(this.keys.batchChunk(batchId, i), ttl);
-    pipeline.publish(this.keys.jobsFinishedChannel(), batchId);
+    pipeline.publish(this.keys.jobsFinishedChannel(), encodeCompletion([{ id: batchId }]));
     await pipeline.exec();
     await this.emit(batchId, 'batch.completed');
   }

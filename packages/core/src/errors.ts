@@ -49,6 +49,7 @@ export const ERROR_CATALOGUE = {
   DEADLINE_EXCEEDED: { status: 504, message: 'The job was not started before its deadline, and was not run.' },
   INFERENCE_FAILED: { status: 500, message: 'The model failed on this input.' },
   INTERNAL: { status: 500, message: 'Something went wrong inside inferq.' },
+  WORKER_LOST: { status: 500, message: 'The workers running the job died or stalled more often than allowed; it was not finished.' },
   REQUEST_TIMEOUT: { status: 503, message: 'The request took longer than the server allows; retry it (with an Idempotency-Key for submits).' },
   REDIS_UNAVAILABLE: { status: 503, message: 'The job store is unreachable; retry shortly.' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -16,17 +16,17 @@ function randomByteRun(length: number): Buffer {
   return run;
 }
 
-/** 26-character ULID: sortable by creation time, 80 random bits. */
-function ulid(now = Date.now()): string {
+/** The first `length` characters of a ULID: 10 of time (sortable by creation), the rest random. */
+function ulid(length = 26, now = Date.now()): string {
   let time = '';
   let t = now;
   for (let i = 0; i < 10; i++) {
     time = CROCKFORD[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const bytes = randomByteRun(16);
+  const bytes = randomByteRun(length - 10);
   let random = '';
-  for (let i = 0; i < 16; i++) random += CROCKFORD[(bytes[i] ?? 0) % 32];
+  for (let i = 0; i < length - 10; i++) random += CROCKFORD[(bytes[i] ?? 0) % 32];
   return time + random;
 }
 
@@ -46,21 +46,51 @@ export function tenantTag(tenant: string): string {
   return tag;
 }
 
+/** Most requests one bundle may carry: a request's place in its bundle is two base32 digits. */
+export const MAX_BUNDLE_REQUESTS = 1024;
+
 /**
- * A job id names its model and its tenant's tag (`fraud-risk.01JD…` + 6): any API process finds
- * the job's queue from the id alone, with no lookup key written on the submit path, and answers
- * another tenant's id with the same 404 as a made-up one before touching Redis. Model names never
- * contain '.'.
+ * A bundle is one queue job carrying many requests. Its id names the model and the tenant's tag
+ * (`fraud-risk.` + 24-character ULID prefix + 6): bundles sort by creation time.
  */
-export function newJobId(model: string, tenant: string): string {
-  return `${model}.${ulid()}${tenantTag(tenant)}`;
+export function newBundleId(model: string, tenant: string): string {
+  return `${model}.${ulid(24)}${tenantTag(tenant)}`;
 }
 
-const JOB_ID_PATTERN = /^([a-z0-9][a-z0-9_-]{0,62})\.([0-9A-HJKMNP-TV-Z]{26})([0-9A-HJKMNP-TV-Z]{6})$/;
+/**
+ * A request's id is its bundle's id with the request's place in the bundle written in (two base32
+ * digits before the tenant tag), so it has the shape job ids always had (`fraud-risk.` + 32):
+ * any API process finds the request's queue and bundle from the id alone, with no lookup key
+ * written on the submit path, and answers another tenant's id with the same 404 as a made-up one
+ * before touching Redis. Model names never contain '.'.
+ */
+export function requestId(bundleId: string, index: number): string {
+  if (!Number.isInteger(index) || index < 0 || index >= MAX_BUNDLE_REQUESTS) throw new RangeError(`a bundle holds at most ${MAX_BUNDLE_REQUESTS} requests`);
+  const tagAt = bundleId.length - 6;
+  return `${bundleId.slice(0, tagAt)}${CROCKFORD[index >> 5]}${CROCKFORD[index & 31]}${bundleId.slice(tagAt)}`;
+}
 
-export function parseJobId(jobId: string): { model: string; tag: string } | undefined {
+/** A new request in a bundle of its own (tests and tools; the API forms bundles itself). */
+export function newJobId(model: string, tenant: string): string {
+  return requestId(newBundleId(model, tenant), 0);
+}
+
+const JOB_ID_PATTERN = /^([a-z0-9][a-z0-9_-]{0,62})\.([0-9A-HJKMNP-TV-Z]{24})([0-9A-HJKMNP-TV-Z]{2})([0-9A-HJKMNP-TV-Z]{6})$/;
+
+export interface ParsedJobId {
+  model: string;
+  tag: string;
+  /** The queue job (bundle) that carries the request. */
+  bundleId: string;
+  /** The request's place in its bundle. */
+  index: number;
+}
+
+export function parseJobId(jobId: string): ParsedJobId | undefined {
   const match = JOB_ID_PATTERN.exec(jobId);
-  return match?.[1] && match[3] ? { model: match[1], tag: match[3] } : undefined;
+  if (!match?.[1] || !match[2] || !match[3] || !match[4]) return undefined;
+  const index = CROCKFORD.indexOf(match[3][0] as string) * 32 + CROCKFORD.indexOf(match[3][1] as string);
+  return { model: match[1], tag: match[4], bundleId: `${match[1]}.${match[2]}${match[4]}`, index };
 }
 
 /** Batch ids are opaque to clients; the batch's record names its model. */

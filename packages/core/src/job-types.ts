@@ -11,7 +11,10 @@ export type FinishedStatus = Extract<JobStatus, 'succeeded' | 'failed' | 'cancel
  */
 export type ResponseForm = 'outputs' | 'prediction' | 'predictions';
 
-/** What the API puts in a BullMQ job. The BullMQ job name is the model version. */
+/**
+ * One request as queued (in a bundle, or alone as queued before bundles). The queue job's name
+ * is the model version.
+ */
 export interface JobPayload {
   kind?: undefined;
   /** Tensors, already validated against the manifest; empty for image jobs. */
@@ -93,7 +96,34 @@ export interface ChunkPayload {
   ttl_ms: number;
 }
 
-export type QueuePayload = JobPayload | ChunkPayload | ShadowPayload;
+/** A request inside a bundle: the request's own payload and its id (`requestId(bundle, index)`). */
+export interface BundledRequest extends Omit<JobPayload, 'kind' | 'backlog_key'> {
+  id: string;
+}
+
+/**
+ * A queue job that carries many requests of one model version, priority and tenant: each
+ * request keeps its own id, status, result and webhook, while the queue's per-job cost (an add,
+ * a fetch, a completion) is paid once for all of them.
+ */
+export interface BundlePayload {
+  kind: 'bundle';
+  requests: BundledRequest[];
+  /**
+   * The counters the bundle's requests were counted in at submit (the model's queued requests,
+   * and its tenant's backlog with fair ordering), decremented by `requests.length` when a worker
+   * first takes the bundle.
+   */
+  counted_in?: string[];
+}
+
+/** The shadow copies of a bundle's requests, queued right behind it for the shadow version. */
+export interface ShadowBundlePayload {
+  kind: 'shadows';
+  copies: Omit<ShadowPayload, 'kind'>[];
+}
+
+export type QueuePayload = JobPayload | ChunkPayload | ShadowPayload | BundlePayload | ShadowBundlePayload;
 
 export interface JobTimings {
   queue_ms: number;

@@ -15,6 +15,11 @@ export class Keyspace {
     return `${this.prefix}:${this.modelQueue(model)}:${jobId}`;
   }
 
+  /** One of BullMQ's per-queue keys (`wait`, `prioritized`, `active`, `paused`, ...), BullMQ's layout. */
+  bullQueueKey(model: string, name: string): string {
+    return `${this.prefix}:${this.modelQueue(model)}:${name}`;
+  }
+
   /** A finished job (succeeded, failed or canceled), kept for exactly its TTL. */
   result(jobId: string): string {
     return `${this.prefix}:result:${jobId}`;
@@ -49,12 +54,20 @@ export class Keyspace {
     return `${this.prefix}:rate:${tenant}`;
   }
 
+  /** How many requests a model's queue holds (bundles count each request), for the depth limit. */
+  queuedRequests(model: string): string {
+    return `${this.prefix}:queued:${model}`;
+  }
+
   /** How many of a tenant's jobs a model's queue holds, for fair ordering between tenants. */
   tenantBacklog(model: string, tenant: string): string {
     return `${this.prefix}:backlog:${model}:${tenant}`;
   }
 
-  /** Published with space-separated job ids after their results are written; long-polls wake on it. */
+  /**
+   * Published when jobs or batches end (see completion-message.ts): a finished job's line carries
+   * its record, so a held long-poll answers from the message without reading Redis again.
+   */
   jobsFinishedChannel(): string {
     return `${this.prefix}:jobs-finished`;
   }

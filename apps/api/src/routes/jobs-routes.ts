@@ -33,16 +33,18 @@ export function jobsRoutes(options: JobsRoutesOptions) {
         throw new InferqError('INVALID_REQUEST', 'Idempotency-Key must be 1 to 255 characters');
       }
       const tenant = c.get('principal').tenant;
-      const { job, created } = await jobs.submit(c.get('body'), key, c.get('requestId'), tenant);
+      // Prefer: wait=N: one exchange instead of a submit and a poll, when the job ends in time.
+      const waitSeconds = preferredWait(c.req.header('prefer'), options.maxLongPollSeconds);
+      const { job, created, view, declined } =
+        waitSeconds > 0
+          ? await jobs.submitAndWait(c.get('body'), key, c.get('requestId'), tenant, waitSeconds * 1000, c.req.raw.signal)
+          : { ...(await jobs.submit(c.get('body'), key, c.get('requestId'), tenant)), view: undefined, declined: false };
       const url = pollUrl(job.job_id);
       c.header('Location', url);
       if (!created) c.header('Idempotent-Replayed', 'true');
-      // Prefer: wait=N: one exchange instead of a submit and a poll, when the job ends in time.
-      const waitSeconds = preferredWait(c.req.header('prefer'), options.maxLongPollSeconds);
       if (waitSeconds > 0) {
         c.header('Preference-Applied', `wait=${waitSeconds}`);
-        const { view, declined } = await jobs.waitFor(job.job_id, tenant, waitSeconds * 1000, c.req.raw.signal);
-        if (isFinished(view)) return c.json(view, 200);
+        if (view && isFinished(view)) return c.json(view, 200);
         c.header('Retry-After', String(declined ? declinedRetryAfterSeconds(waitSeconds) : 1));
       }
       return c.json({ ...job, poll_url: url }, 202);

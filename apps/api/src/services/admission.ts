@@ -1,19 +1,16 @@
-import type { Queue } from 'bullmq';
 import { InferqError } from '@inferq/core/errors';
-import type { QueuePayload } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
-import type { Redis } from '@inferq/core/redis-connection';
 import type { ModelManifest } from '@inferq/inference/manifest';
+import type { JobStore } from '@inferq/jobs/job-store';
 import type { ModelCatalog } from './model-catalog.ts';
 
 export interface AdmissionOptions {
-  redis: Redis;
+  store: JobStore;
   keys: Keyspace;
   catalog: ModelCatalog;
-  queues: Map<string, Queue<QueuePayload>>;
   /** Default per-model depth limit (a manifest's max_queue_depth overrides it). */
   maxQueueDepth: number;
-  /** Order jobs fairly between tenants (needs one Redis round trip per submit). Default: true. */
+  /** Order jobs fairly between tenants (a backlog counter per tenant, counted in the same call as the queue depth). */
   fair: boolean;
   /** How long a queue-depth reading is reused. Default: 250 ms. */
   depthCacheMs?: number;
@@ -23,11 +20,6 @@ export interface AdmissionOptions {
 export const DEFAULT_PRIORITY = 5;
 /** Room in each class for a tenant's backlog: BullMQ priorities stop at 2^21. */
 const CLASS_WIDTH = 200_000;
-
-const COUNT_IN = `
-local n = redis.call('INCRBY', KEYS[1], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], 3600000)
-return n`;
 
 /**
  * Decides whether a job may enter its model's queue, and where. A queue at its depth limit
@@ -54,23 +46,30 @@ export class Admission {
   }
 
   /**
-   * BullMQ priorities for `count` jobs of one tenant, model and class, and the backlog counter
-   * they were counted in (decremented as each ends). One Redis call, whatever the count.
+   * Counts `count` requests of one tenant, model and class in as they are queued (one Redis
+   * call), and returns the BullMQ priority of the bundle that carries them and the counters they
+   * are in, which the worker decrements when it takes the bundle. Within a class, with fair
+   * ordering, the place grows with the tenant's backlog.
    */
-  async placements(model: string, tenant: string, priorityClass: number, count: number): Promise<{ priority: number; backlogKey?: string }[]> {
+  async admit(model: string, tenant: string, priorityClass: number, count: number): Promise<{ priority: number; counters: string[] }> {
     const base = (priorityClass - 1) * CLASS_WIDTH + 1;
-    if (!this.options.fair) return Array.from({ length: count }, () => ({ priority: base }));
-    const backlogKey = this.options.keys.tenantBacklog(model, tenant);
-    const after = (await this.options.redis.eval(COUNT_IN, 1, backlogKey, count)) as number;
-    return Array.from({ length: count }, (_, i) => ({ priority: base + Math.min(Math.max(0, after - count + i), CLASS_WIDTH - 1), backlogKey }));
+    const counters = [this.options.keys.queuedRequests(model)];
+    if (this.options.fair) counters.push(this.options.keys.tenantBacklog(model, tenant));
+    const values = await this.options.store.countIn(counters, count);
+    const backlogBefore = this.options.fair ? Math.max(0, (values[1] ?? count) - count) : 0;
+    return { priority: base + Math.min(backlogBefore, CLASS_WIDTH - 1), counters };
   }
 
+  /** Takes back the count of requests that never reached the queue. */
+  async release(counters: string[], count: number): Promise<void> {
+    await this.options.store.uncount(counters, count);
+  }
+
+  /** Requests queued for the model (a bundle counts each of its requests), read at most every depthCacheMs. */
   private async depth(model: string): Promise<number> {
     const cached = this.depths.get(model);
     if (cached && Date.now() - cached.at < (this.options.depthCacheMs ?? 250)) return cached.depth;
-    const queue = this.options.queues.get(model) as Queue<QueuePayload>;
-    const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed');
-    const depth = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+    const depth = await this.options.store.queuedRequests(model);
     this.depths.set(model, { depth, at: Date.now() });
     return depth;
   }

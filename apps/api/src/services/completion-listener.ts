@@ -1,3 +1,4 @@
+import { decodeCompletion } from '@inferq/core/completion-message';
 import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
@@ -10,9 +11,14 @@ export function declinedRetryAfterSeconds(waitSeconds: number): number {
   return Math.max(1, Math.min(5, Math.ceil(waitSeconds)));
 }
 
+/** A job or batch reported finished; a job's notice carries its finished record (JSON), as stored. */
+export interface Notice {
+  record?: string;
+}
+
 export interface Waiter {
-  /** True when the id was reported finished; false on timeout, abort or release. */
-  done: Promise<boolean>;
+  /** The notice when the id was reported finished; undefined on timeout, abort or release. */
+  done: Promise<Notice | undefined>;
   cancel: () => void;
 }
 
@@ -23,7 +29,7 @@ export interface Waiter {
  * 10 KB of heap), and under overload they were what grew the process without bound.
  */
 export class CompletionListener {
-  private readonly waiters = new Map<string, Set<(notified: boolean) => void>>();
+  private readonly waiters = new Map<string, Set<(notice: Notice | undefined) => void>>();
   private heldCount = 0;
 
   private constructor(
@@ -34,7 +40,8 @@ export class CompletionListener {
   static async start(subscriber: Redis, keys: Keyspace, logger: Logger, maxHeld = Number.POSITIVE_INFINITY): Promise<CompletionListener> {
     const listener = new CompletionListener(subscriber, maxHeld);
     subscriber.on('message', (_channel: string, message: string) => {
-      for (const id of message.split(' ')) listener.notify(id);
+      // Most lines are for jobs another process holds: only a held id's record is handed on.
+      for (const entry of decodeCompletion(message)) listener.notify(entry.id, entry.record);
     });
     subscriber.on('error', (error: Error) => logger.warn({ err: error }, 'completion subscriber error'));
     await subscriber.subscribe(keys.jobsFinishedChannel());
@@ -42,8 +49,8 @@ export class CompletionListener {
   }
 
   /**
-   * Resolves true when `jobId` is reported finished, false after `timeoutMs` or when `signal`
-   * aborts. Register before reading the job's state, so a finish between the two is not missed.
+   * Resolves with the notice when `jobId` is reported finished, undefined after `timeoutMs` or
+   * when `signal` aborts. Register before reading the job's state, so a finish between the two is not missed.
    * Undefined when `maxHeld` waits are already held: the caller answers at once instead.
    */
   waitFor(jobId: string, timeoutMs: number, signal?: AbortSignal): Waiter | undefined {
@@ -51,10 +58,10 @@ export class CompletionListener {
     this.heldCount += 1;
     let cancel = () => {};
     let finished = false;
-    const done = new Promise<boolean>((resolve) => {
+    const done = new Promise<Notice | undefined>((resolve) => {
       const set = this.waiters.get(jobId) ?? new Set();
       this.waiters.set(jobId, set);
-      const finish = (notified: boolean) => {
+      const finish = (notice: Notice | undefined) => {
         if (finished) return;
         finished = true;
         this.heldCount -= 1;
@@ -62,21 +69,22 @@ export class CompletionListener {
         signal?.removeEventListener('abort', aborted);
         set.delete(finish);
         if (set.size === 0 && this.waiters.get(jobId) === set) this.waiters.delete(jobId);
-        resolve(notified);
+        resolve(notice);
       };
-      const aborted = () => finish(false);
-      const timer = setTimeout(() => finish(false), timeoutMs);
+      const aborted = () => finish(undefined);
+      const timer = setTimeout(() => finish(undefined), timeoutMs);
       signal?.addEventListener('abort', aborted, { once: true });
       set.add(finish);
-      cancel = () => finish(false);
+      cancel = () => finish(undefined);
     });
     return { done, cancel };
   }
 
-  private notify(jobId: string): void {
-    const set = this.waiters.get(jobId);
+  private notify(id: string, record: string | undefined): void {
+    const set = this.waiters.get(id);
     if (!set) return;
-    for (const finish of [...set]) finish(true);
+    const notice = record === undefined ? {} : { record };
+    for (const finish of [...set]) finish(notice);
   }
 
   /** Long-polls held now. */
@@ -86,7 +94,7 @@ export class CompletionListener {
 
   /** Ends every held long-poll now (each answers with the job's current state). */
   releaseAll(): void {
-    for (const set of this.waiters.values()) for (const finish of [...set]) finish(false);
+    for (const set of this.waiters.values()) for (const finish of [...set]) finish(undefined);
   }
 
   async close(): Promise<void> {

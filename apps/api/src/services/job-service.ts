@@ -2,18 +2,20 @@ import { createHash } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { Config } from '@inferq/core/config';
 import { InferqError, type ErrorBody } from '@inferq/core/errors';
-import { newJobId, parseJobId, tenantTag } from '@inferq/core/job-id';
-import type { FinishedJobRecord, JobPayload, QueuePayload, RoutedBy, ShadowPayload } from '@inferq/core/job-types';
-import type { Keyspace } from '@inferq/core/keyspace';
-import { guardRedis, isRedisUnavailableError, redisUnavailable, type Redis } from '@inferq/core/redis-connection';
+import { newBundleId, parseJobId, tenantTag, type ParsedJobId } from '@inferq/core/job-id';
+import type { BundledRequest, BundlePayload, FinishedJobRecord, JobPayload, QueuePayload, RoutedBy, ShadowBundlePayload } from '@inferq/core/job-types';
+import { guardRedis } from '@inferq/core/redis-connection';
 import { probeImage } from '@inferq/inference/image-preprocess';
 import { validateModelInput } from '@inferq/inference/input-validation';
 import type { ModelManifest } from '@inferq/inference/manifest';
 import { packTensor } from '@inferq/inference/tensor-codec';
+import { finishedRecordCodec } from '@inferq/jobs/job-codecs';
+import type { JobStore } from '@inferq/jobs/job-store';
 import { assertWebhookUrl } from '@inferq/webhooks/ssrf-guard';
 import type { WebhookProducer } from '@inferq/webhooks/webhook-service';
 import { DEFAULT_PRIORITY, type Admission } from './admission.ts';
-import type { CompletionListener } from './completion-listener.ts';
+import { BundleCommitter, type BundleSlot, type SealedBundle } from './bundle-committer.ts';
+import type { CompletionListener, Waiter } from './completion-listener.ts';
 import type { JobRequest } from './job-request-schema.ts';
 import type { RoutingService } from '../routing/routing-service.ts';
 import { isFinished, type JobView } from './job-view.ts';
@@ -29,20 +31,21 @@ export interface SubmittedJob {
   routed_by: RoutedBy;
 }
 
+/** A validated request, before it has a place in a bundle. */
 interface Prepared {
-  job: SubmittedJob;
-  payload: JobPayload;
+  model: string;
+  version: string;
+  routedBy: RoutedBy;
+  /** The request's payload, less its id and created_at, which its bundle place gives it. */
+  payload: Omit<JobPayload, 'created_at' | 'backlog_key'>;
   manifest: ModelManifest;
   priorityClass: number;
+  rows: number;
+  bytes: number;
 }
 
 /** One entry of a bulk submit's answer, in request order: the job, or why it was refused. */
 export type BulkItem = (SubmittedJob & { poll_url: string }) | { error: ErrorBody };
-
-interface IdempotencyRecord {
-  job: SubmittedJob;
-  body_sha256: string;
-}
 
 /** Sorted-key JSON, so two bodies that differ only in key order or spacing count as the same request. */
 function canonicalJson(value: unknown): string {
@@ -56,22 +59,24 @@ function canonicalJson(value: unknown): string {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-// GET-or-SET in one step: of 50 concurrent submits with one key, exactly one claims it.
-const CLAIM_IDEMPOTENCY_KEY = `
-local existing = redis.call('GET', KEYS[1])
-if existing then return existing end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return false`;
+/** What a bundle key names: requests that may share one queue job. */
+interface BundleKey {
+  model: string;
+  version: string;
+  priorityClass: number;
+  tenant: string;
+}
 
-// Deletes the key only if it still holds this value (a canceled-job placeholder we wrote).
-const DELETE_IF_EQUAL = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+const bundleKeyOf = (k: BundleKey) => `${k.model}\u0000${k.version}\u0000${k.priorityClass}\u0000${k.tenant}`;
+
+function parseBundleKey(key: string): BundleKey {
+  const [model = '', version = '', priorityClass = '5', tenant = ''] = key.split('\u0000');
+  return { model, version, priorityClass: Number(priorityClass), tenant };
+}
 
 export interface JobServiceDeps {
   config: Config;
-  redis: Redis;
-  keys: Keyspace;
+  store: JobStore;
   catalog: ModelCatalog;
   queues: Map<string, Queue<QueuePayload>>;
   completions: CompletionListener;
@@ -82,9 +87,23 @@ export interface JobServiceDeps {
   metrics?: { jobSubmitted(model: string, version: string): void; jobCanceled(model: string, version: string): void };
 }
 
-/** Submit, read, long-poll and cancel jobs. Every method is stateless: all state is in Redis. */
+/**
+ * Submit, read, long-poll and cancel jobs (requests). Requests are queued in bundles (see
+ * BundleCommitter): one queue job per bundle, while each request keeps its own id, status,
+ * result, TTL, idempotency key and webhook. Stateless: all state is in Redis, behind the JobStore.
+ */
 export class JobService {
-  constructor(private readonly deps: JobServiceDeps) {}
+  private readonly committer: BundleCommitter<BundledRequest>;
+
+  constructor(private readonly deps: JobServiceDeps) {
+    this.committer = new BundleCommitter<BundledRequest>(
+      (key, bundles) => this.queueBundles(parseBundleKey(key), bundles),
+      (key) => {
+        const { model, tenant } = parseBundleKey(key);
+        return newBundleId(model, tenant);
+      },
+    );
+  }
 
   private queueFor(model: string): Queue<QueuePayload> {
     const queue = this.deps.queues.get(model);
@@ -92,8 +111,8 @@ export class JobService {
     return queue;
   }
 
-  /** Validates a request against its model and builds the job and its payload; nothing touches Redis. */
-  private async prepare(request: JobRequest, requestId: string, tenant: string, now: number): Promise<Prepared> {
+  /** Validates a request against its model and builds its payload; nothing touches Redis. */
+  private async prepare(request: JobRequest, requestId: string, tenant: string): Promise<Prepared> {
     const { config } = this.deps;
     const routed = this.deps.routing.decide(request.model, request.version, request.routing_key);
     const version = routed.entry;
@@ -102,21 +121,14 @@ export class JobService {
       ? { inputs: [], response: 'prediction' as const, image: await this.checkImage(manifest, request.image.data) }
       : validateModelInput(manifest, request, config.maxRowsPerJob);
     if (request.webhook) assertWebhookUrl(request.webhook.url, this.deps.webhooks.policy);
-    const job: SubmittedJob = {
-      job_id: newJobId(request.model, tenant),
-      status: 'queued',
-      model: request.model,
-      model_version: version.version,
-      created_at: new Date(now).toISOString(),
-      routed_by: routed.routed_by,
-    };
-    const payload: JobPayload = {
-      inputs: validated.inputs.map(packTensor),
+    const inputs = validated.inputs.map(packTensor);
+    const now = Date.now();
+    const payload: Prepared['payload'] = {
+      inputs,
       response: validated.response,
       ...('image' in validated ? { image: validated.image } : {}),
       ...(request.include_outputs ? { include_outputs: true } : {}),
       ttl_ms: (request.ttl_seconds ?? config.resultTtlSeconds) * 1000,
-      created_at: now,
       ...(request.metadata ? { metadata: request.metadata } : {}),
       request_id: requestId,
       tenant,
@@ -126,117 +138,177 @@ export class JobService {
       ...(routed.fallback ? { fallback_version: routed.fallback } : {}),
       ...(routed.shadow ? { shadow_version: routed.shadow } : {}),
     };
-    return { job, payload, manifest, priorityClass: request.priority ?? DEFAULT_PRIORITY };
+    const bytes = 256 + inputs.reduce((n, t) => n + t.bytes.length, 0) + (payload.image?.length ?? 0) + (request.metadata ? JSON.stringify(request.metadata).length : 0);
+    const rows = inputs[0]?.shape[0] ?? 1;
+    return { model: request.model, version: version.version, routedBy: routed.routed_by, payload, manifest, priorityClass: request.priority ?? DEFAULT_PRIORITY, rows, bytes };
   }
 
-  private jobOptions(prepared: Prepared, priority: number): JobsOptions {
+  /** A place in the next bundle of the request's model, version, priority and tenant. */
+  private reserve(prepared: Prepared, tenant: string): BundleSlot<BundledRequest> {
+    const key = bundleKeyOf({ model: prepared.model, version: prepared.version, priorityClass: prepared.priorityClass, tenant });
+    return this.committer.reserve(key, { maxRows: Math.max(1, prepared.manifest.max_batch_size), maxBytes: this.deps.config.bundleMaxBytes }, prepared.rows, prepared.bytes);
+  }
+
+  private submitted(prepared: Prepared, slot: BundleSlot<BundledRequest>): SubmittedJob {
     return {
-      jobId: prepared.job.job_id,
-      timestamp: prepared.payload.created_at,
-      priority,
-      attempts: this.deps.config.jobAttempts,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: true,
-      removeOnFail: true,
+      job_id: slot.jobId,
+      status: 'queued',
+      model: prepared.model,
+      model_version: prepared.version,
+      created_at: new Date(slot.createdAt).toISOString(),
+      routed_by: prepared.routedBy,
     };
   }
 
-  /** The queue entries of a job: itself, then its shadow copy when the policy has one (same round trip). */
-  private entries(prepared: Prepared, priority: number): { name: string; data: QueuePayload; opts: JobsOptions }[] {
-    const { job, payload } = prepared;
-    const entries: { name: string; data: QueuePayload; opts: JobsOptions }[] = [{ name: job.model_version, data: payload, opts: this.jobOptions(prepared, priority) }];
-    if (payload.shadow_version) {
-      const shadow: ShadowPayload = {
-        kind: 'shadow',
-        primary_job_id: job.job_id,
-        primary_version: job.model_version,
-        inputs: payload.inputs,
-        ...(payload.image !== undefined ? { image: payload.image } : {}),
-        response: payload.response,
-        created_at: payload.created_at,
-      };
-      // Queued right behind its primary at the same priority; never retried, never kept.
-      entries.push({ name: payload.shadow_version, data: shadow, opts: { jobId: `${job.job_id}-shadow`, timestamp: payload.created_at, priority, attempts: 1, removeOnComplete: true, removeOnFail: true } });
+  /**
+   * Queues one key's bundles in one round trip: each bundle, and behind it the shadow copies of
+   * its requests that have one. Requests are counted in the model's depth (and their tenant's
+   * backlog) first; a failed add takes the count back.
+   */
+  private async queueBundles(key: BundleKey, bundles: SealedBundle<BundledRequest>[]): Promise<void> {
+    const count = bundles.reduce((n, b) => n + b.items.length, 0);
+    const { priority, counters } = await this.deps.admission.admit(key.model, key.tenant, key.priorityClass, count);
+    const entries: { name: string; data: QueuePayload; opts: JobsOptions }[] = [];
+    for (const bundle of bundles) {
+      const data: BundlePayload = { kind: 'bundle', requests: bundle.items, counted_in: counters };
+      entries.push({
+        name: key.version,
+        data,
+        opts: { jobId: bundle.id, timestamp: bundle.createdAt, priority, attempts: this.deps.config.jobAttempts, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: true },
+      });
+      const shadows = new Map<string, ShadowBundlePayload['copies']>();
+      for (const r of bundle.items) {
+        if (!r.shadow_version) continue;
+        const copies = shadows.get(r.shadow_version) ?? [];
+        copies.push({ primary_job_id: r.id, primary_version: key.version, inputs: r.inputs, ...(r.image !== undefined ? { image: r.image } : {}), response: r.response, created_at: r.created_at });
+        shadows.set(r.shadow_version, copies);
+      }
+      // Queued right behind their primaries at the same priority; never retried, never kept.
+      for (const [version, copies] of shadows) {
+        const shadow: ShadowBundlePayload = { kind: 'shadows', copies };
+        entries.push({ name: version, data: shadow, opts: { jobId: `${bundle.id}-shadow-${version}`, timestamp: bundle.createdAt, priority, attempts: 1, removeOnComplete: true, removeOnFail: true } });
+      }
     }
-    return entries;
+    try {
+      const queue = this.queueFor(key.model);
+      if (entries.length === 1) {
+        const [only] = entries as [(typeof entries)[number]];
+        await queue.add(only.name, only.data, only.opts);
+      } else {
+        await queue.addBulk(entries);
+      }
+    } catch (error) {
+      await this.deps.admission.release(counters, count).catch(() => undefined);
+      throw error;
+    }
+    for (const bundle of bundles) for (const r of bundle.items) this.deps.metrics?.jobSubmitted(key.model, key.version);
+  }
+
+  /**
+   * Puts a prepared request in a bundle and waits until the bundle is queued. With an
+   * Idempotency-Key, the key is claimed first (one Redis call): a replay withdraws the place and
+   * returns the job the key already names. `beforeQueued` runs once the request has its id, before
+   * it can possibly finish (a Prefer: wait registers its long-poll there).
+   */
+  private async enqueue(prepared: Prepared, tenant: string, idempotency?: { key: string; bodySha256: string }, beforeQueued?: (jobId: string) => void): Promise<{ job: SubmittedJob; created: boolean }> {
+    const { store, config } = this.deps;
+    const slot = this.reserve(prepared, tenant);
+    const job = this.submitted(prepared, slot);
+    let decided = false;
+    let claimed = false;
+    try {
+      if (idempotency) {
+        const previous = await guardRedis(() => store.claimIdempotencyKey(tenant, idempotency.key, { job, body_sha256: idempotency.bodySha256 }, config.idempotencyTtlSeconds * 1000));
+        if (previous) {
+          decided = true;
+          slot.withdraw();
+          if (previous.body_sha256 !== idempotency.bodySha256) {
+            throw new InferqError('IDEMPOTENCY_KEY_REUSED', undefined, { details: { job_id: previous.job.job_id } });
+          }
+          return { job: previous.job as SubmittedJob, created: false };
+        }
+        claimed = true;
+      }
+      beforeQueued?.(slot.jobId);
+      decided = true;
+      await guardRedis(() => slot.commit({ ...prepared.payload, id: slot.jobId, created_at: slot.createdAt }));
+      return { job, created: true };
+    } catch (error) {
+      if (!decided) slot.withdraw();
+      // The key must not point at a job that was never enqueued: a retry should enqueue it.
+      if (claimed && idempotency) await store.releaseIdempotencyKey(tenant, idempotency.key).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Returns the job and whether this call created it (false: an idempotent replay). */
   async submit(request: JobRequest, idempotencyKey: string | undefined, requestId: string, tenant: string): Promise<{ job: SubmittedJob; created: boolean }> {
-    const { config, keys } = this.deps;
-    const prepared = await this.prepare(request, requestId, tenant, Date.now());
-    const { job, payload } = prepared;
+    const prepared = await this.prepare(request, requestId, tenant);
     await guardRedis(() => this.deps.admission.checkDepth(request.model, prepared.manifest));
-    return guardRedis(async () => {
-      let idempotencyRedisKey: string | undefined;
-      if (idempotencyKey !== undefined) {
-        // Scoped by tenant: two tenants using the same key never see each other's jobs.
-        idempotencyRedisKey = keys.idempotency(sha256(`${tenant}\u0000${idempotencyKey}`));
-        const record: IdempotencyRecord = { job, body_sha256: sha256(canonicalJson(request)) };
-        const existing = (await this.deps.redis.eval(CLAIM_IDEMPOTENCY_KEY, 1, idempotencyRedisKey, JSON.stringify(record), config.idempotencyTtlSeconds * 1000)) as string | null;
-        if (existing) {
-          const previous = JSON.parse(existing) as IdempotencyRecord;
-          if (previous.body_sha256 !== record.body_sha256) {
-            throw new InferqError('IDEMPOTENCY_KEY_REUSED', undefined, { details: { job_id: previous.job.job_id } });
-          }
-          return { job: previous.job, created: false };
-        }
+    return this.enqueue(prepared, tenant, idempotencyKey === undefined ? undefined : { key: idempotencyKey, bodySha256: sha256(canonicalJson(request)) });
+  }
+
+  /**
+   * Submits and holds until the job ends or `waitMs` passes (`Prefer: wait`). The long-poll is
+   * registered once the request has its id and before it is queued, so no read of Redis is needed
+   * before waiting, and the finished record comes with the notice. `view` is undefined when the
+   * job did not end in time; `declined` when this process already held all the long-polls it may.
+   */
+  async submitAndWait(request: JobRequest, idempotencyKey: string | undefined, requestId: string, tenant: string, waitMs: number, signal?: AbortSignal): Promise<{ job: SubmittedJob; created: boolean; view?: JobView; declined: boolean }> {
+    const prepared = await this.prepare(request, requestId, tenant);
+    await guardRedis(() => this.deps.admission.checkDepth(request.model, prepared.manifest));
+    let waiter: Waiter | undefined;
+    let declined = false;
+    try {
+      const submitted = await this.enqueue(prepared, tenant, idempotencyKey === undefined ? undefined : { key: idempotencyKey, bodySha256: sha256(canonicalJson(request)) }, (jobId) => {
+        waiter = this.deps.completions.waitFor(jobId, waitMs, signal);
+        declined = waiter === undefined;
+      });
+      if (!submitted.created) {
+        const waited = await this.waitFor(submitted.job.job_id, tenant, waitMs, signal);
+        return { ...submitted, ...(isFinished(waited.view) ? { view: waited.view } : {}), declined: waited.declined };
       }
-      const [placement] = await this.deps.admission.placements(request.model, tenant, prepared.priorityClass, 1);
-      if (placement?.backlogKey) payload.backlog_key = placement.backlogKey;
-      try {
-        const entries = this.entries(prepared, placement?.priority ?? 1);
-        if (entries.length === 1) await this.queueFor(request.model).add(job.model_version, payload, this.jobOptions(prepared, placement?.priority ?? 1));
-        else await this.queueFor(request.model).addBulk(entries);
-      } catch (error) {
-        // The key must not point at a job that was never enqueued: a retry should enqueue it.
-        if (idempotencyRedisKey) await this.deps.redis.del(idempotencyRedisKey).catch(() => undefined);
-        if (placement?.backlogKey) await this.deps.redis.decr(placement.backlogKey).catch(() => undefined);
-        throw error;
-      }
-      this.deps.metrics?.jobSubmitted(job.model, job.model_version);
-      return { job, created: true };
-    });
+      if (!waiter) return { ...submitted, declined };
+      const notice = await waiter.done;
+      const view = notice ? await this.finishedFromNotice(submitted.job.job_id, tenant, notice.record) : undefined;
+      return { ...submitted, ...(view ? { view } : {}), declined };
+    } finally {
+      waiter?.cancel();
+    }
   }
 
   /**
    * Submits many jobs in one call: each is validated on its own (a bad one gets its error in
-   * its place, the others go ahead), and each model's jobs are added in one round trip.
+   * its place, the others go ahead); they join bundles like single submits, so each model's
+   * jobs are queued in one round trip.
    */
   async submitMany(requests: JobRequest[], requestId: string, tenant: string): Promise<BulkItem[]> {
-    const now = Date.now();
     const items: BulkItem[] = [];
-    const byModel = new Map<string, { index: number; prepared: Prepared }[]>();
+    const queued: Promise<void>[] = [];
     for (const [index, request] of requests.entries()) {
       try {
-        const prepared = await this.prepare(request, requestId, tenant, now);
+        const prepared = await this.prepare(request, requestId, tenant);
         await guardRedis(() => this.deps.admission.checkDepth(request.model, prepared.manifest));
-        const list = byModel.get(request.model) ?? [];
-        list.push({ index, prepared });
-        byModel.set(request.model, list);
-        items[index] = { ...prepared.job, poll_url: `/v1/jobs/${encodeURIComponent(prepared.job.job_id)}` };
+        queued.push(
+          this.enqueue(prepared, tenant).then(
+            ({ job }) => {
+              items[index] = { ...job, poll_url: `/v1/jobs/${encodeURIComponent(job.job_id)}` };
+            },
+            (error: unknown) => {
+              if (!(error instanceof InferqError)) throw error;
+              items[index] = { error: error.toBody() };
+            },
+          ),
+        );
       } catch (error) {
         if (!(error instanceof InferqError)) throw error;
         items[index] = { error: error.toBody() };
       }
     }
-    await guardRedis(async () => {
-      for (const [model, list] of byModel) {
-        const bulk: { name: string; data: QueuePayload; opts: JobsOptions }[] = [];
-        // One backlog count per model and priority class covers every job of this call.
-        for (const priorityClass of new Set(list.map((l) => l.prepared.priorityClass))) {
-          const same = list.filter((l) => l.prepared.priorityClass === priorityClass);
-          const placements = await this.deps.admission.placements(model, tenant, priorityClass, same.length);
-          same.forEach(({ prepared }, i) => {
-            const placement = placements[i] ?? { priority: 1 };
-            if (placement.backlogKey) prepared.payload.backlog_key = placement.backlogKey;
-            bulk.push(...this.entries(prepared, placement.priority));
-          });
-        }
-        await this.queueFor(model).addBulk(bulk);
-        for (const { prepared } of list) this.deps.metrics?.jobSubmitted(model, prepared.job.model_version);
-      }
-    });
+    await Promise.all(queued);
+    // Redis was unreachable for every job: one 503 the client can retry, as for a single submit.
+    const unavailable = items.filter((i) => 'error' in i && i.error.code === 'REDIS_UNAVAILABLE');
+    if (unavailable.length > 0 && unavailable.length === queued.length) throw new InferqError('REDIS_UNAVAILABLE', undefined, { retryAfterSeconds: 2 });
     return items;
   }
 
@@ -251,43 +323,35 @@ export class JobService {
   }
 
   /** Another tenant's job is answered exactly like one that does not exist. */
-  private ownJob(jobId: string, tenant: string): { model: string } {
+  private ownJob(jobId: string, tenant: string): ParsedJobId & { jobId: string } {
     const parsed = parseJobId(jobId);
     if (!parsed || parsed.tag !== tenantTag(tenant) || !this.deps.queues.has(parsed.model)) throw notFound(jobId);
-    return parsed;
+    return { ...parsed, jobId };
   }
 
   async get(jobId: string, tenant: string): Promise<JobView> {
-    const parsed = this.ownJob(jobId, tenant);
-    const { keys } = this.deps;
-    // Read the queue's job before the result: a worker writes the result first and removes the
-    // job second, so whichever moment this lands in, one of the two is seen. Both commands go on
-    // the one connection, in this order (auto-pipelined with other requests' commands).
-    const [fields, result] = await guardRedis(() =>
-      Promise.all([this.deps.redis.hmget(keys.bullJob(parsed.model, jobId), 'name', 'timestamp', 'processedOn'), this.deps.redis.get(keys.result(jobId))]),
-    );
-    const [name, timestamp, processedOn] = fields;
-    if (result) return this.owned(JSON.parse(result) as FinishedJobRecord, tenant);
-    if (timestamp && name) {
-      return {
-        job_id: jobId,
-        status: processedOn ? 'running' : 'queued',
-        model: parsed.model,
-        model_version: name,
-        created_at: new Date(Number(timestamp)).toISOString(),
-        started_at: processedOn ? new Date(Number(processedOn)).toISOString() : null,
-        finished_at: null,
-        timings: null,
-        batch_size: null,
-      };
-    }
-    throw notFound(jobId);
+    const id = this.ownJob(jobId, tenant);
+    const state = await guardRedis(() => this.deps.store.readRequest(id));
+    if (!state) throw notFound(jobId);
+    if ('finished' in state) return this.owned(state.finished, tenant);
+    const { pending } = state;
+    return {
+      job_id: jobId,
+      status: pending.startedAt === undefined ? 'queued' : 'running',
+      model: id.model,
+      model_version: pending.version,
+      created_at: new Date(pending.createdAt).toISOString(),
+      started_at: pending.startedAt === undefined ? null : new Date(pending.startedAt).toISOString(),
+      finished_at: null,
+      timings: null,
+      batch_size: null,
+    };
   }
 
   /**
    * Holds until the job finishes or `waitMs` passes, with no polling of Redis meanwhile: one read
-   * before waiting and, once woken by the job's end, one read of its result. `declined`: the
-   * process already held as many long-polls as it may, so this one was answered at once.
+   * before waiting; the notice of the job's end carries its record, so none after. `declined`:
+   * the process already held as many long-polls as it may, so this one was answered at once.
    */
   async waitFor(jobId: string, tenant: string, waitMs: number, signal?: AbortSignal): Promise<{ view: JobView; declined: boolean }> {
     if (waitMs <= 0) return { view: await this.get(jobId, tenant), declined: false };
@@ -295,19 +359,21 @@ export class JobService {
     // Registered before the read, so a finish between the two is not missed.
     const waiter = this.deps.completions.waitFor(jobId, waitMs, signal);
     if (!waiter) return { view: await this.get(jobId, tenant), declined: true };
-    let notified = false;
     try {
       const view = await this.get(jobId, tenant);
       if (isFinished(view)) return { view, declined: false };
-      notified = await waiter.done;
+      const notice = await waiter.done;
+      const finished = notice ? await this.finishedFromNotice(jobId, tenant, notice.record) : undefined;
+      return { view: finished ?? (await this.get(jobId, tenant)), declined: false };
     } finally {
       waiter.cancel();
     }
-    if (notified) {
-      const finished = await guardRedis(() => this.deps.redis.get(this.deps.keys.result(jobId)));
-      if (finished) return { view: this.owned(JSON.parse(finished) as FinishedJobRecord, tenant), declined: false };
-    }
-    return { view: await this.get(jobId, tenant), declined: false };
+  }
+
+  /** The finished record a completion notice carried, or (a notice without one) as read from Redis. */
+  private async finishedFromNotice(jobId: string, tenant: string, record: string | undefined): Promise<FinishedJobRecord | undefined> {
+    const finished = record === undefined ? await guardRedis(() => this.deps.store.readFinished(jobId)) : finishedRecordCodec.decode(record);
+    return finished ? this.owned(finished, tenant) : undefined;
   }
 
   private owned(record: FinishedJobRecord, tenant: string): FinishedJobRecord {
@@ -315,56 +381,56 @@ export class JobService {
     return record;
   }
 
+  /**
+   * Cancels a queued or running request: its canceled record is stored at once (only if it has
+   * no record yet), so GET says `canceled` from now on and the worker drops its result unannounced
+   * when the batch it is in finishes; a bundle whose requests are all canceled never runs.
+   */
   async cancel(jobId: string, tenant: string): Promise<FinishedJobRecord> {
-    const parsed = this.ownJob(jobId, tenant);
-    const { keys, redis } = this.deps;
+    const id = this.ownJob(jobId, tenant);
+    const { store } = this.deps;
     return guardRedis(async () => {
-      const job = await this.queueFor(parsed.model).getJob(jobId);
-      if (!job) {
-        const finished = await redis.get(keys.result(jobId));
-        if (!finished) throw notFound(jobId);
-        const status = (JSON.parse(finished) as FinishedJobRecord).status;
-        throw new InferqError('JOB_NOT_CANCELABLE', `the job has already ${status === 'canceled' ? 'been canceled' : status}`, { details: { status } });
+      const state = await store.readRequest(id);
+      if (!state) throw notFound(jobId);
+      if ('finished' in state) throw notCancelable(this.owned(state.finished, tenant).status);
+      const bundled = await store.readBundledRequest(id);
+      if (!bundled) {
+        // The bundle finished between the two reads.
+        const finished = await store.readFinished(jobId);
+        if (finished) throw notCancelable(this.owned(finished, tenant).status);
+        throw notFound(jobId);
       }
-      if (job.processedOn) throw new InferqError('JOB_NOT_CANCELABLE', 'the job is running', { details: { status: 'running' } });
-      // Ids that parse as job ids are single jobs, never batch chunks.
-      const data = job.data as JobPayload;
+      const { request, version } = bundled;
       const now = Date.now();
       const record: FinishedJobRecord = {
         job_id: jobId,
         status: 'canceled',
-        model: parsed.model,
-        model_version: job.name,
-        created_at: new Date(data.created_at).toISOString(),
-        started_at: null,
+        model: id.model,
+        model_version: version,
+        created_at: new Date(request.created_at).toISOString(),
+        started_at: state.pending.startedAt === undefined ? null : new Date(state.pending.startedAt).toISOString(),
         finished_at: new Date(now).toISOString(),
         timings: null,
         batch_size: null,
-        ...(data.metadata ? { metadata: data.metadata } : {}),
+        ...(request.metadata ? { metadata: request.metadata } : {}),
         tenant,
-        expires_at: new Date(now + data.ttl_ms).toISOString(),
+        expires_at: new Date(now + request.ttl_ms).toISOString(),
       };
-      const value = JSON.stringify(record);
-      // The canceled record goes in before the job leaves the queue, so a poll never finds
-      // neither; NX keeps a result a worker wrote in the meantime.
-      const placed = await redis.set(keys.result(jobId), value, 'PX', data.ttl_ms, 'NX');
-      if (!placed) throw new InferqError('JOB_NOT_CANCELABLE', 'the job has already finished', { details: {} });
-      try {
-        await job.remove();
-      } catch (error) {
-        await redis.eval(DELETE_IF_EQUAL, 1, keys.result(jobId), value);
-        if (isRedisUnavailableError(error)) throw error;
-        throw new InferqError('JOB_NOT_CANCELABLE', 'the job is running', { details: { status: 'running' } });
+      const [placed] = await store.writeFinished([{ record, ttlMs: request.ttl_ms }]);
+      if (!placed) {
+        const finished = await store.readFinished(jobId);
+        throw notCancelable(finished?.status ?? 'succeeded');
       }
-      const pipeline = redis.pipeline().publish(keys.jobsFinishedChannel(), jobId);
-      if (data.backlog_key) pipeline.decr(data.backlog_key);
-      await pipeline.exec();
-      // No worker ever sees a canceled job, so its job.canceled event is queued here.
-      if (data.webhook) await this.deps.webhooks.announce([{ record, webhook: data.webhook }]);
+      // The worker drops this request's outcome unannounced, so its job.canceled event is queued here.
+      if (request.webhook) await this.deps.webhooks.announce([{ record, webhook: request.webhook }]);
       this.deps.metrics?.jobCanceled(record.model, record.model_version);
       return record;
     });
   }
+}
+
+function notCancelable(status: FinishedJobRecord['status']): InferqError {
+  return new InferqError('JOB_NOT_CANCELABLE', `the job has already ${status === 'canceled' ? 'been canceled' : status}`, { details: { status } });
 }
 
 function notFound(jobId: string): InferqError {

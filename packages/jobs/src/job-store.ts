@@ -1,0 +1,207 @@
+import { createHash } from 'node:crypto';
+import type { ParsedJobId } from '@inferq/core/job-id';
+import type { BundledRequest, BundlePayload, FinishedJobRecord } from '@inferq/core/job-types';
+import type { Keyspace } from '@inferq/core/keyspace';
+import { NamedCommand } from '@inferq/core/named-command';
+import type { Redis } from '@inferq/core/redis-connection';
+import { finishedRecordCodec, idempotencyRecordCodec, type IdempotencyRecord } from './job-codecs.ts';
+
+// GET-or-SET in one step: of 50 concurrent submits with one key, exactly one claims it.
+const CLAIM_IDEMPOTENCY_KEY = new NamedCommand(
+  'inferqClaimIdempotencyKey',
+  `local existing = redis.call('GET', KEYS[1])
+if existing then return existing end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false`,
+  1,
+);
+
+/**
+ * Stores finished records, each only if the job has none yet (SET NX: a cancel, or an earlier
+ * attempt of a retried bundle, wins), and publishes the stored ones, records included, in one
+ * message. KEYS: result keys; ARGV: channel, then (id, ttl ms, record) per key. Returns 1/0 per key.
+ */
+const WRITE_FINISHED = new NamedCommand(
+  'inferqWriteFinished',
+  `local lines = {}
+local written = {}
+for i = 1, #KEYS do
+  local at = 2 + (i - 1) * 3
+  if redis.call('SET', KEYS[i], ARGV[at + 2], 'PX', ARGV[at + 1], 'NX') then
+    written[i] = 1
+    lines[#lines + 1] = ARGV[at] .. '\\t' .. ARGV[at + 2]
+  else
+    written[i] = 0
+  end
+end
+if #lines > 0 then redis.call('PUBLISH', ARGV[1], table.concat(lines, '\\n')) end
+return written`,
+);
+
+/** Adds ARGV[1] to every counter in KEYS (refreshing a one-hour expiry); returns their new values. */
+const COUNT_IN = new NamedCommand(
+  'inferqCountIn',
+  `local values = {}
+for i = 1, #KEYS do
+  values[i] = redis.call('INCRBY', KEYS[i], ARGV[1])
+  redis.call('PEXPIRE', KEYS[i], 3600000)
+end
+return values`,
+);
+
+/**
+ * A model's queued requests. The counter is settled back to 0 whenever BullMQ's lists hold no job
+ * at all, so a count lost to a crash between two steps cannot hold the queue "full" for good.
+ * KEYS: counter, then BullMQ's wait, prioritized, active and paused keys.
+ */
+const QUEUE_DEPTH = new NamedCommand(
+  'inferqQueueDepth',
+  `local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n ~= 0 and redis.call('LLEN', KEYS[2]) == 0 and redis.call('ZCARD', KEYS[3]) == 0 and redis.call('LLEN', KEYS[4]) == 0 and redis.call('LLEN', KEYS[5]) == 0 then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+return n`,
+  5,
+);
+
+/** The state of a request that has not finished: its bundle's queue fields. */
+export interface PendingRequest {
+  version: string;
+  /** Epoch ms the bundle was created (every request of a bundle shares it). */
+  createdAt: number;
+  /** Epoch ms a worker took the bundle; undefined while queued. */
+  startedAt: number | undefined;
+}
+
+export type RequestState = { finished: FinishedJobRecord } | { pending: PendingRequest } | undefined;
+
+/** A finished record to store, and for how long. */
+export interface FinishedWrite {
+  record: FinishedJobRecord;
+  ttlMs: number;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * The one owner of the job state that API and worker processes share in Redis: requests, their
+ * bundles, finished records (with their exact TTL and their publication to long-polls),
+ * idempotency keys, and the counters a model's queue is admitted by. BullMQ owns the bundle's
+ * queue job; everything inferq adds beside it is written and read here.
+ */
+export class JobStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keyspace,
+  ) {}
+
+  // ---- requests and their records ---------------------------------------------------------
+
+  /**
+   * A request's state in one round trip: its finished record, else its bundle's queue fields.
+   * The bundle is read before the record: a worker writes records first and completes the bundle
+   * second, so whichever moment this lands in, one of the two is seen.
+   */
+  async readRequest(id: ParsedJobId & { jobId: string }): Promise<RequestState> {
+    const [fields, result] = await Promise.all([
+      this.redis.hmget(this.keys.bullJob(id.model, id.bundleId), 'name', 'timestamp', 'processedOn'),
+      this.redis.get(this.keys.result(id.jobId)),
+    ]);
+    if (result) return { finished: finishedRecordCodec.decode(result) };
+    let [name, timestamp, processedOn] = fields;
+    if (!name || !timestamp) {
+      // A job queued alone under its own id (by another producer, or before bundles): only
+      // unknown and expired ids pay this second read.
+      [name, timestamp, processedOn] = await this.redis.hmget(this.keys.bullJob(id.model, id.jobId), 'name', 'timestamp', 'processedOn');
+      if (!name || !timestamp) return undefined;
+    }
+    return { pending: { version: name, createdAt: Number(timestamp), startedAt: processedOn ? Number(processedOn) : undefined } };
+  }
+
+  async readFinished(jobId: string): Promise<FinishedJobRecord | undefined> {
+    const text = await this.redis.get(this.keys.result(jobId));
+    return text ? finishedRecordCodec.decode(text) : undefined;
+  }
+
+  /** A queued or running request's own payload (for cancel), or undefined once its bundle is gone. */
+  async readBundledRequest(id: ParsedJobId & { jobId: string }): Promise<{ version: string; request: BundledRequest } | undefined> {
+    const [name, data] = await this.redis.hmget(this.keys.bullJob(id.model, id.bundleId), 'name', 'data');
+    if (!name || !data) return undefined;
+    const payload = JSON.parse(data) as { kind?: string; requests?: unknown };
+    if (payload.kind !== 'bundle' || !Array.isArray(payload.requests)) return undefined;
+    const request = (payload as BundlePayload).requests.find((r) => r.id === id.jobId);
+    return request ? { version: name, request } : undefined;
+  }
+
+  /**
+   * Stores finished records that are not there yet, and publishes those it stored (records
+   * included) in the same script. Returns, per write, whether it was stored: a record already
+   * there (the request was canceled, or an earlier attempt finished it) is kept, and the new one
+   * is dropped unannounced.
+   */
+  async writeFinished(writes: readonly FinishedWrite[]): Promise<boolean[]> {
+    if (writes.length === 0) return [];
+    const args: (string | number)[] = [writes.length];
+    for (const w of writes) args.push(this.keys.result(w.record.job_id));
+    args.push(this.keys.jobsFinishedChannel());
+    for (const w of writes) args.push(w.record.job_id, Math.max(1, Math.round(w.ttlMs)), finishedRecordCodec.encode(w.record));
+    const written = (await WRITE_FINISHED.run(this.redis, ...args)) as number[];
+    return written.map((w) => w === 1);
+  }
+
+  // ---- bundles on the worker ----------------------------------------------------------------
+
+  /**
+   * Called as a worker starts a bundle: which of its requests already have a record (canceled,
+   * or finished by an earlier attempt), and, on the bundle's first take, uncounts its requests
+   * from the counters they were admitted in. One round trip.
+   */
+  async takeBundle(requestIds: readonly string[], uncount?: { counters: readonly string[]; count: number }): Promise<boolean[]> {
+    const pipeline = this.redis.pipeline().mget(requestIds.map((id) => this.keys.result(id)));
+    for (const counter of uncount?.counters ?? []) pipeline.decrby(counter, uncount?.count ?? 0);
+    const replies = (await pipeline.exec()) ?? [];
+    const [error, values] = replies[0] ?? [new Error('no reply')];
+    if (error) throw error;
+    return (values as (string | null)[]).map((v) => v !== null);
+  }
+
+  // ---- admission ----------------------------------------------------------------------------
+
+  /** Counts `count` requests in each counter; returns the counters' new values. */
+  async countIn(counters: readonly string[], count: number): Promise<number[]> {
+    if (counters.length === 0) return [];
+    return (await COUNT_IN.run(this.redis, counters.length, ...counters, count)) as number[];
+  }
+
+  /** Takes back a count whose requests never reached the queue. */
+  async uncount(counters: readonly string[], count: number): Promise<void> {
+    if (counters.length === 0) return;
+    await COUNT_IN.run(this.redis, counters.length, ...counters, -count);
+  }
+
+  /** Requests queued for a model (not yet taken by a worker). */
+  async queuedRequests(model: string): Promise<number> {
+    const k = this.keys;
+    const n = (await QUEUE_DEPTH.run(this.redis, k.queuedRequests(model), k.bullQueueKey(model, 'wait'), k.bullQueueKey(model, 'prioritized'), k.bullQueueKey(model, 'active'), k.bullQueueKey(model, 'paused'))) as number;
+    return Math.max(0, n);
+  }
+
+  // ---- idempotency --------------------------------------------------------------------------
+
+  private idempotencyKey(tenant: string, key: string): string {
+    // Scoped by tenant: two tenants using the same key never see each other's jobs.
+    return this.keys.idempotency(sha256(`${tenant}\u0000${key}`));
+  }
+
+  /** Claims the key for `record`; returns the record that already held it, if any. */
+  async claimIdempotencyKey(tenant: string, key: string, record: IdempotencyRecord, ttlMs: number): Promise<IdempotencyRecord | undefined> {
+    const existing = (await CLAIM_IDEMPOTENCY_KEY.run(this.redis, this.idempotencyKey(tenant, key), idempotencyRecordCodec.encode(record), ttlMs)) as string | null;
+    return existing ? idempotencyRecordCodec.decode(existing) : undefined;
+  }
+
+  /** Frees a key whose job was never queued, so a retry queues it. */
+  async releaseIdempotencyKey(tenant: string, key: string): Promise<void> {
+    await this.redis.del(this.idempotencyKey(tenant, key));
+  }
+}
