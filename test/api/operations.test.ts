@@ -86,6 +86,7 @@ describe('operations: /metrics, /openapi.json, /docs, /admin/queues', () => {
     for (const state of ['active', 'delayed']) assert.equal(sample(text, 'inferq_queue_jobs', { model: 'fraud-risk', state }), 0);
     assert.equal(sample(text, 'inferq_queue_jobs', { model: 'lookup', state: 'waiting' }), 0, 'every model has its series');
     assert.equal(sample(text, 'inferq_model_workers', { model: 'fraud-risk', version: '1' }), 0);
+    assert.equal(sample(text, 'inferq_queue_requests', { model: 'fraud-risk' }), 2, 'the canceled job left the queue with its bundle');
     assert.equal(sample(text, 'inferq_queue_backlog_per_worker', { model: 'fraud-risk' }), 2, 'with no worker, the whole backlog');
     assert.equal(sample(text, 'inferq_http_requests_total', { method: 'POST', route: '/v1/jobs', status: '202' }), 3);
     assert.equal(sample(text, 'inferq_http_requests_total', { method: 'GET', route: '/v1/*', status: '401' }), 1, 'refused requests count under the guard');

@@ -4,6 +4,8 @@ import { QueueEvents } from 'bullmq';
 import { freePort, startLocalRedis, type LocalRedis } from '../../scripts/lib/local-redis.ts';
 import { request, SAFE_TRANSACTION, wideMlpInput } from '../support/http.ts';
 import { startService, stopAll, testModelDir } from '../support/services.ts';
+import { WebhookReceiver } from '../support/webhook-receiver.ts';
+import { parseJobId } from '../../packages/core/src/job-id.ts';
 
 // Short locks so a killed worker's jobs are recovered within seconds, not the default 30.
 const FAST_RECOVERY = { INFERQ_LOCK_DURATION_MS: '2000', INFERQ_STALLED_INTERVAL_MS: '1000' };
@@ -58,6 +60,48 @@ describe('resilience: killed workers, drained workers, many processes', () => {
     await api.stop();
   });
 
+  test('SIGKILL a worker mid-bundle under load: no request lost, none answered or announced twice', async () => {
+    redis = await startLocalRedis();
+    const receiver = await WebhookReceiver.start();
+    try {
+      const port = await freePort();
+      const env = { REDIS_URL: redis.url, PORT: String(port), INFERQ_MODEL_DIR: testModelDir(), INFERQ_MODELS: 'wide-mlp', INFERQ_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8', ...FAST_RECOVERY };
+      await startService('api', { env });
+      const base = `http://127.0.0.1:${port}`;
+      const url = receiver.script('/killed', []);
+      // Submitted concurrently, so requests share bundles (two 32-row requests fill a 64-row bundle).
+      const ids = await submitMany([base], 300, () => ({ model: 'wide-mlp', inputs: wideMlpInput(32), webhook: { url, events: ['job.succeeded', 'job.failed'] } }));
+      assert.ok(new Set(ids.map((id) => parseJobId(id)?.bundleId)).size < ids.length, 'requests were bundled');
+      const victim = await startService('worker', { env });
+      await waitUntil(async () => (await request(base, 'GET', `/v1/jobs/${ids[0]}`)).body.status === 'succeeded');
+      victim.child.kill('SIGKILL');
+      await victim.exited;
+      const atKill = await Promise.all(ids.map((id) => request(base, 'GET', `/v1/jobs/${id}`)));
+      const recordsAtKill = new Map(atKill.filter((j) => j.body.status === 'succeeded').map((j) => [j.body.job_id as string, JSON.stringify(j.body)]));
+      assert.ok(atKill.some((j) => j.body.status === 'running'), 'the killed worker held bundles in flight');
+      await startService('worker', { env });
+      const finished = await waitAll(base, ids);
+      const statuses = finished.map((f) => f.body.status);
+      assert.deepEqual(new Set(statuses), new Set(['succeeded']), `statuses: ${JSON.stringify(statuses.filter((s) => s !== 'succeeded').slice(0, 5))}`);
+      for (const f of finished) {
+        const before = recordsAtKill.get(f.body.job_id);
+        if (before) assert.equal(JSON.stringify(f.body), before, 'a request finished before the kill keeps its record');
+      }
+      // Every request is announced once: one delivery (one webhook-id) per request, whatever was retried.
+      const deliveries = await receiver.waitFor('/killed', ids.length, 60_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      const perJob = new Map<string, Set<string>>();
+      for (const d of receiver.at('/killed')) {
+        const jobId = JSON.parse(d.body).data.job_id as string;
+        perJob.set(jobId, (perJob.get(jobId) ?? new Set()).add(String(d.headers['webhook-id'])));
+      }
+      assert.equal(perJob.size, ids.length, `${deliveries.length} deliveries for ${perJob.size} of ${ids.length} requests`);
+      assert.ok([...perJob.values()].every((s) => s.size === 1), 'no request was announced twice');
+    } finally {
+      await receiver.close();
+    }
+  });
+
   test('SIGTERM: a worker finishes its in-flight batches and exits 0; the rest are served by another', async () => {
     redis = await startLocalRedis();
     const port = await freePort();
@@ -99,8 +143,10 @@ describe('resilience: killed workers, drained workers, many processes', () => {
     assert.deepEqual(new Set(finished.map((f) => f.body.status)), new Set(['succeeded']));
     await new Promise((r) => setTimeout(r, 300));
     await events.close();
-    assert.equal(completions.size, ids.length);
-    assert.ok([...completions.values()].every((n) => n === 1), 'no job ran to completion twice');
+    // A queue job is a bundle of requests: each bundle completes once.
+    const bundles = new Set(ids.map((id) => parseJobId(id)?.bundleId));
+    assert.equal(completions.size, bundles.size);
+    assert.ok([...completions.values()].every((n) => n === 1), 'no bundle ran to completion twice');
   });
 
   test('Redis stops: the API answers 503 with Retry-After at once, and recovers when Redis returns', async () => {

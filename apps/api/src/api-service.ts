@@ -84,11 +84,11 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   await control.subscribe(modelsChanged);
   await catalog.loadUnloaded();
   const routing = await RoutingService.start({ config, redis, subscriber: control, keys, catalog, logger: logger.child({ component: 'routing' }) });
-  const metrics = apiMetrics({ catalog, queues, cacheMs: config.metricsCacheMs });
+  const store = new JobStore(redis, keys);
+  const metrics = apiMetrics({ catalog, store, queues, cacheMs: config.metricsCacheMs });
   const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger, config.maxHeldLongPolls);
   const webhooks = await createWebhookProducer({ config, redis, queueConnection: queueRedis, keys, logger });
   // Fair ordering between tenants: only meaningful with several tenants.
-  const store = new JobStore(redis, keys);
   const admission = new Admission({ store, keys, catalog, maxQueueDepth: config.maxQueueDepth, fair: !keyring.open });
   const jobs = new JobService({ config, store, catalog, queues, completions, webhooks, admission, metrics, routing });
   const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));

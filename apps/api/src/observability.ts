@@ -7,10 +7,12 @@ import { httpMetrics } from './metrics/http-metrics.ts';
 import { metricsRoutes } from './metrics/metrics-routes.ts';
 import { queueSnapshotReader } from './metrics/queue-snapshot.ts';
 import { openapiRoutes } from './routes/openapi-routes.ts';
+import type { JobStore } from '@inferq/jobs/job-store';
 import type { ModelCatalog } from './services/model-catalog.ts';
 
 export interface ApiMetricsOptions {
   catalog: ModelCatalog;
+  store: JobStore;
   /** Every model's queue, by model name. */
   queues: ReadonlyMap<string, Queue<any>>;
   /** INFERQ_METRICS_CACHE_MS: how long one reading of queue depths serves scrapes. */
@@ -18,8 +20,8 @@ export interface ApiMetricsOptions {
 }
 
 /** The API's metrics: made first, since the job service counts submits into them. */
-export function apiMetrics({ catalog, queues, cacheMs }: ApiMetricsOptions): ApiMetrics {
-  const metrics = createApiMetrics({ snapshot: queueSnapshotReader({ queues, catalog, cacheMs }) });
+export function apiMetrics({ catalog, store, queues, cacheMs }: ApiMetricsOptions): ApiMetrics {
+  const metrics = createApiMetrics({ snapshot: queueSnapshotReader({ queues, catalog, store, cacheMs }) });
   for (const name of catalog.names()) {
     for (const v of catalog.get(name).versions) if (v.state === 'available') metrics.seed(name, v.version);
   }

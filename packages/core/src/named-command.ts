@@ -1,4 +1,3 @@
-import type { ChainableCommander } from 'ioredis';
 import type { Redis } from './redis-connection.ts';
 
 type Callable = (...args: (string | number | Buffer)[]) => Promise<unknown>;
@@ -15,19 +14,22 @@ export class NamedCommand {
     private readonly numberOfKeys?: number,
   ) {}
 
-  private ensure(target: Redis): void {
+  /**
+   * Registers the script on a connection. Call it when the connection is set up, before any
+   * command is sent: ioredis copies a connection's scripts into each pipeline it opens (auto-
+   * pipelines included), so a script defined while a pipeline is open breaks that pipeline.
+   */
+  define(target: Redis): void {
     if (typeof (target as unknown as Record<string, unknown>)[this.name] === 'function') return;
     target.defineCommand(this.name, this.numberOfKeys === undefined ? { lua: this.lua } : { lua: this.lua, numberOfKeys: this.numberOfKeys });
+  }
+
+  private ensure(target: Redis): void {
+    if (typeof (target as unknown as Record<string, unknown>)[this.name] !== 'function') throw new Error(`${this.name} is not defined on this connection: define it at start-up`);
   }
 
   run(redis: Redis, ...args: (string | number | Buffer)[]): Promise<unknown> {
     this.ensure(redis);
     return ((redis as unknown as Record<string, Callable>)[this.name] as Callable).apply(redis, args);
-  }
-
-  /** Adds the call to a pipeline or MULTI of `redis` (the command must be defined on `redis`). */
-  queue(redis: Redis, pipeline: ChainableCommander, ...args: (string | number | Buffer)[]): ChainableCommander {
-    this.ensure(redis);
-    return ((pipeline as unknown as Record<string, (...a: unknown[]) => ChainableCommander>)[this.name] as (...a: unknown[]) => ChainableCommander).apply(pipeline, args);
   }
 }

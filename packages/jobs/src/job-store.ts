@@ -94,7 +94,9 @@ export class JobStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keyspace,
-  ) {}
+  ) {
+    for (const command of [CLAIM_IDEMPOTENCY_KEY, WRITE_FINISHED, COUNT_IN, QUEUE_DEPTH]) command.define(redis);
+  }
 
   // ---- requests and their records ---------------------------------------------------------
 
@@ -124,14 +126,21 @@ export class JobStore {
     return text ? finishedRecordCodec.decode(text) : undefined;
   }
 
-  /** A queued or running request's own payload (for cancel), or undefined once its bundle is gone. */
-  async readBundledRequest(id: ParsedJobId & { jobId: string }): Promise<{ version: string; request: BundledRequest } | undefined> {
+  /** A queued or running request's own payload and its bundle's (for cancel), or undefined once the bundle is gone. */
+  async readBundledRequest(id: ParsedJobId & { jobId: string }): Promise<{ version: string; request: BundledRequest; bundle: BundlePayload } | undefined> {
     const [name, data] = await this.redis.hmget(this.keys.bullJob(id.model, id.bundleId), 'name', 'data');
     if (!name || !data) return undefined;
     const payload = JSON.parse(data) as { kind?: string; requests?: unknown };
     if (payload.kind !== 'bundle' || !Array.isArray(payload.requests)) return undefined;
-    const request = (payload as BundlePayload).requests.find((r) => r.id === id.jobId);
-    return request ? { version: name, request } : undefined;
+    const bundle = payload as BundlePayload;
+    const request = bundle.requests.find((r) => r.id === id.jobId);
+    return request ? { version: name, request, bundle } : undefined;
+  }
+
+  /** Whether every one of these requests has its record. */
+  async allFinished(requestIds: readonly string[]): Promise<boolean> {
+    const values = await this.redis.mget(requestIds.map((id) => this.keys.result(id)));
+    return values.every((v) => v !== null);
   }
 
   /**

@@ -45,6 +45,8 @@ export interface QueueSnapshot {
   models: {
     model: string;
     counts: Record<QueueState, number>;
+    /** Requests queued (a bundle counts each of its requests), not yet taken by a worker. */
+    queuedRequests: number;
     /** Live workers with at least one version of the model ready. */
     workers: number;
     versions: { version: string; workers: number }[];
@@ -89,15 +91,26 @@ export function createApiMetrics(options: ApiMetricsOptions) {
       for (const m of snapshot.models) for (const v of m.versions) this.set({ model: m.model, version: v.version }, v.workers);
     },
   });
-  const backlog = new Gauge({
-    name: 'inferq_queue_backlog_per_worker',
-    help: 'Jobs waiting to start (waiting + prioritized) divided by the live workers serving the model (divided by 1 when none): the autoscaling signal.',
+  const queuedRequests = new Gauge({
+    name: 'inferq_queue_requests',
+    help: "Requests queued for the model and not yet taken by a worker (a bundle counts each of its requests): what INFERQ_MAX_QUEUE_DEPTH limits.",
     labelNames: ['model'] as const,
     registers: [registry],
     async collect() {
       const snapshot = await options.snapshot();
       this.reset();
-      for (const m of snapshot.models) this.set({ model: m.model }, (m.counts.waiting + m.counts.prioritized) / Math.max(1, m.workers));
+      for (const m of snapshot.models) this.set({ model: m.model }, m.queuedRequests);
+    },
+  });
+  const backlog = new Gauge({
+    name: 'inferq_queue_backlog_per_worker',
+    help: 'Work waiting to start, divided by the live workers serving the model (divided by 1 when none): the autoscaling signal. Work is the queued requests, or the waiting + prioritized queue jobs when more (batch chunks count one each).',
+    labelNames: ['model'] as const,
+    registers: [registry],
+    async collect() {
+      const snapshot = await options.snapshot();
+      this.reset();
+      for (const m of snapshot.models) this.set({ model: m.model }, Math.max(m.queuedRequests, m.counts.waiting + m.counts.prioritized) / Math.max(1, m.workers));
     },
   });
   const httpRequests = new Counter({
@@ -115,7 +128,7 @@ export function createApiMetrics(options: ApiMetricsOptions) {
   });
   return {
     registry,
-    instruments: { submitted, finished, depth, workers, backlog, httpRequests, httpDuration },
+    instruments: { submitted, finished, depth, queuedRequests, workers, backlog, httpRequests, httpDuration },
     /** Starts a version's counters at 0, so rate() sees its first job. */
     seed(model: string, version: string): void {
       submitted.inc({ model, version }, 0);

@@ -421,6 +421,11 @@ export class JobService {
         const finished = await store.readFinished(jobId);
         throw notCancelable(finished?.status ?? 'succeeded');
       }
+      // A queued bundle whose requests are all canceled leaves the queue: no worker takes it for nothing.
+      if (state.pending.startedAt === undefined && (await store.allFinished(bundled.bundle.requests.map((r) => r.id)))) {
+        const removed = await this.queueFor(id.model).remove(id.bundleId).catch(() => 0);
+        if (removed === 1) await this.deps.admission.release(bundled.bundle.counted_in ?? [], bundled.bundle.requests.length);
+      }
       // The worker drops this request's outcome unannounced, so its job.canceled event is queued here.
       if (request.webhook) await this.deps.webhooks.announce([{ record, webhook: request.webhook }]);
       this.deps.metrics?.jobCanceled(record.model, record.model_version);
