@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { summarize, type VersionHealth } from '../../packages/core/src/health-window.ts';
 import { judge, rolledBack, stableAndCanaries } from '../../apps/api/src/routing/guardrails.ts';
 import { route, stickyPoint, versionAt } from '../../apps/api/src/routing/router.ts';
-import { routingPolicySchema, type Guardrails } from '../../apps/api/src/routing/routing-policy.ts';
+import { routingPolicySchema, type Guardrails } from '../../packages/routing/src/routing-policy.ts';
 import { sameAnswer } from '../../apps/worker/src/shadow-log.ts';
 
 const GUARDRAILS: Guardrails = { enabled: true, min_samples: 50, max_p95_inference_delta_ms: 20, max_error_rate_ratio: 2, min_error_rate: 0.01 };

@@ -4,6 +4,7 @@ import type { QueuePayload } from '@inferq/core/job-types';
 import { BatchStore } from '@inferq/batch/batch-store';
 import { readSchedulesFile, ScheduleRegistry, SCHEDULES_QUEUE, type ScheduledRun } from '@inferq/batch/schedule';
 import { Keyspace } from '@inferq/core/keyspace';
+import { decodeModelsChanged } from '@inferq/core/models-changed-message';
 import type { Logger } from '@inferq/core/logger';
 import { checkRedisRequirements, createBlockingConnection, createProducerConnection, type Redis } from '@inferq/core/redis-connection';
 import { loadModelRepository } from '@inferq/inference/model-repository';
@@ -76,7 +77,9 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   const modelsChanged = keys.modelsChangedChannel();
   control.on('message', (channel: string, message: string) => {
     if (channel !== modelsChanged) return;
-    const { model, version, state } = JSON.parse(message) as { model: string; version: string; state: string };
+    const change = decodeModelsChanged(message);
+    if (!change) return;
+    const { model, version, state } = change;
     if (state === 'unloading') return catalog.markUnloaded(model, version);
     if (state === 'unloaded') return;
     void catalog.rescan(model, logger, state === 'failed' ? version : undefined).catch((error: Error) => logger.error({ model, err: error.message }, 'model rescan failed'));

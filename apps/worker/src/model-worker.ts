@@ -37,6 +37,12 @@ export interface ModelWorkerOptions {
   shadowLog?: ShadowLog;
   /** Told when a job names a version this worker lacks (the hot loader rescans). */
   onMissingVersion?: (version: string) => void;
+  /**
+   * Given the requests of a retried bundle that already have a record and name a webhook:
+   * announces those whose announcement was lost (a worker killed between storing the records
+   * and queueing their deliveries), and no other.
+   */
+  announceMissed?: (requests: BundledRequest[]) => Promise<void>;
 }
 
 /** What processing a request logs through: a logger scoped to the request, created only when used. */
@@ -157,6 +163,10 @@ export class ModelWorker {
       requests.map((r) => r.id),
       firstTake && counters.length > 0 ? { counters, count: requests.length } : undefined,
     );
+    if (!firstTake && this.options.announceMissed) {
+      const finished = requests.filter((r, i) => done[i] && r.webhook);
+      if (finished.length > 0) await this.options.announceMissed(finished);
+    }
     const todo = requests.filter((_, i) => !done[i]);
     if (todo.length === 0) return;
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);

@@ -14,6 +14,7 @@ import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
 import { defaultVersion, type ModelEntry } from '@inferq/inference/model-repository';
 import { byWeight } from '@inferq/inference/stable-version';
+import type { PolicyStore } from '@inferq/routing/policy-store';
 
 const INPUT_EXTENSIONS = new Set(['.ndjson', '.jsonl', '.csv']);
 
@@ -24,6 +25,8 @@ export interface ScheduleRunnerOptions {
   /** Every model in the repository: a tick may score a model this worker does not serve itself. */
   models: Map<string, ModelEntry>;
   producer: Redis;
+  /** Where the routing policies are (scheduled batches run on the stable version). */
+  policies: PolicyStore;
   connection: Redis;
   logger: Logger;
 }
@@ -48,6 +51,9 @@ export class ScheduleRunner {
       connection: options.connection,
       prefix: options.keys.prefix,
       concurrency: 1,
+      // A tick on a killed worker is taken over as soon as a model's jobs would be.
+      lockDuration: options.config.lockDurationMs,
+      stalledInterval: options.config.stalledIntervalMs,
       autorun: false,
     });
     this.worker.on('error', (error) => options.logger.error({ err: error }, 'schedule worker error'));
@@ -81,8 +87,8 @@ export class ScheduleRunner {
 
   /** The routing policy's stable version (most weight) when it is available here, else the newest available one. */
   private async stableVersion(model: ModelEntry) {
-    const policy = await this.options.producer.hget(this.options.keys.routing(model.name), 'policy');
-    const weights = policy ? ((JSON.parse(policy) as { weights?: Record<string, number> }).weights ?? {}) : {};
+    const stored = await this.options.policies.read(model.name);
+    const weights = stored?.policy.weights ?? {};
     const stable = byWeight(weights).map((v) => model.versions.find((e) => e.version === v && e.state === 'available')).find(Boolean);
     return stable ?? defaultVersion(model);
   }

@@ -1,5 +1,6 @@
 import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
+import { NamedCommand } from '@inferq/core/named-command';
 import type { Redis } from '@inferq/core/redis-connection';
 
 /** One side of a shadowed job: what its version answered, and how fast. */
@@ -16,15 +17,31 @@ const PAIR_TTL_MS = 10 * 60_000;
 const MAX_LOGGED = 1000;
 
 // Stores one half; if the other is already there, takes both (so exactly one writer compares).
-const PAIR = `
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+const PAIR = new NamedCommand(
+  'inferqShadowPair',
+  `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local other = redis.call('HGET', KEYS[1], ARGV[4])
 if other then
   redis.call('DEL', KEYS[1])
   return other
 end
-return false`;
+return false`,
+  1,
+);
+
+/** The other half as stored by another worker; undefined when it is not one. */
+function decodeHalf(text: string): ShadowHalf | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const half = value as Partial<ShadowHalf> | null;
+  if (!half || typeof half.version !== 'string' || typeof half.ok !== 'boolean') return undefined;
+  return { version: half.version, ok: half.ok, result: half.result, ...(typeof half.error_code === 'string' ? { error_code: half.error_code } : {}), inference_ms: typeof half.inference_ms === 'number' ? half.inference_ms : null };
+}
 
 /** Numbers within 1e-4 absolute or 1e-3 relative; strings and shapes exactly. */
 export function sameAnswer(a: unknown, b: unknown): boolean {
@@ -48,13 +65,15 @@ export class ShadowLog {
     private readonly redis: Redis,
     private readonly keys: Keyspace,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    PAIR.define(redis);
+  }
 
   async record(model: string, primaryJobId: string, side: 'primary' | 'shadow', half: ShadowHalf): Promise<void> {
     try {
-      const other = (await this.redis.eval(PAIR, 1, this.keys.shadowPair(primaryJobId), side, JSON.stringify(half), PAIR_TTL_MS, side === 'primary' ? 'shadow' : 'primary')) as string | null;
-      if (!other) return;
-      const theirs = JSON.parse(other) as ShadowHalf;
+      const other = (await PAIR.run(this.redis, this.keys.shadowPair(primaryJobId), side, JSON.stringify(half), PAIR_TTL_MS, side === 'primary' ? 'shadow' : 'primary')) as string | null;
+      const theirs = other ? decodeHalf(other) : undefined;
+      if (!theirs) return;
       const [primary, shadow] = side === 'primary' ? [half, theirs] : [theirs, half];
       const agree = primary.ok === shadow.ok && (!primary.ok || sameAnswer(primary.result, shadow.result));
       const comparison = {

@@ -3,11 +3,13 @@ import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import type { Config } from '@inferq/core/config';
 import { Keyspace } from '@inferq/core/keyspace';
+import { decodeModelsChanged, encodeModelsChanged, type ModelChangeState } from '@inferq/core/models-changed-message';
 import type { Logger } from '@inferq/core/logger';
 import { checkRedisRequirements, createBlockingConnection, createProducerConnection, type Redis } from '@inferq/core/redis-connection';
 import { loadModelRepository, type ModelVersionEntry } from '@inferq/inference/model-repository';
 import { BatchStore } from '@inferq/batch/batch-store';
 import { JobStore } from '@inferq/jobs/job-store';
+import { PolicyStore } from '@inferq/routing/policy-store';
 import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
 import { startWebhookDelivery } from '@inferq/webhooks/webhook-service';
 import { ChunkRunner } from './chunk-runner.ts';
@@ -67,8 +69,8 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   /** Per model, the versions it serves: the ModelWorker reads this map, so versions added later take jobs at once. */
   const served = new Map<string, Map<string, VersionRunner>>();
   const loading = new Map<string, Set<string>>();
-  const announce = (model: string, version: string, state: string) =>
-    redis.publish(keys.modelsChangedChannel(), JSON.stringify({ model, version, state })).catch((error: Error) => logger.warn({ err: error.message }, 'model change not announced'));
+  const announce = (model: string, version: string, state: ModelChangeState) =>
+    redis.publish(keys.modelsChangedChannel(), encodeModelsChanged({ model, version, state })).catch((error: Error) => logger.warn({ err: error.message }, 'model change not announced'));
 
   /** The model's BullMQ worker, started with its first ready version. */
   const ensureModelWorker = (model: string, loaded: Map<string, VersionRunner>) => {
@@ -93,6 +95,20 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
       health,
       shadowLog,
       onMissingVersion: () => void hotLoader?.scan(),
+      announceMissed: async (requests) => {
+        const announced = await webhooks.log.announced(requests.map((r) => r.id));
+        const missed = requests.filter((_, i) => !announced[i]);
+        const records = await store.readFinishedMany(missed.map((r) => r.id));
+        // Canceled records are the API's to announce; the worker only ever stores outcomes.
+        const items = missed.flatMap((r, i) => {
+          const record = records[i];
+          return record && record.status !== 'canceled' && r.webhook ? [{ record, webhook: r.webhook }] : [];
+        });
+        if (items.length > 0) {
+          logger.warn({ model, requests: items.length }, 'announcing finished requests whose announcement a killed worker lost');
+          await webhooks.announce(items);
+        }
+      },
     });
     modelWorker.start();
     modelWorkers.push(modelWorker);
@@ -189,10 +205,10 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   const modelsChanged = keys.modelsChangedChannel();
   hotLoaderSubscriber.on('message', (channel: string, message: string) => {
     if (channel !== modelsChanged) return;
-    const { model, version, state } = JSON.parse(message) as { model: string; version: string; state: string };
-    if (state !== 'unloading') return;
-    loading.get(model)?.add(version);
-    void unloader.unload(model, version);
+    const change = decodeModelsChanged(message);
+    if (change?.state !== 'unloading') return;
+    loading.get(change.model)?.add(change.version);
+    void unloader.unload(change.model, change.version);
   });
   await hotLoader.start();
   if (modelWorkers.length === 0) logger.warn('no model version could be loaded: this worker takes no jobs');
@@ -206,6 +222,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
     store: batchStore,
     models: config.models.length > 0 ? await loadModelRepository(config.modelDir) : repository,
     producer: redis,
+    policies: new PolicyStore(redis, keys),
     connection: scheduleConnection,
     logger: logger.child({ component: 'schedules' }),
   });

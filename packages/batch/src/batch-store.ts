@@ -1,5 +1,6 @@
 import { encodeCompletion } from '@inferq/core/completion-message';
 import type { Keyspace } from '@inferq/core/keyspace';
+import { NamedCommand } from '@inferq/core/named-command';
 import type { WebhookSubscription } from '@inferq/core/job-types';
 import type { Redis } from '@inferq/core/redis-connection';
 import type { BatchHash, BatchStatus, BatchView } from './batch-record.ts';
@@ -35,8 +36,9 @@ end`;
  * 1 (recorded), 2 (recorded, and it was the batch's last chunk), 3 (recorded, and the batch
  * passed another tenth of its rows).
  */
-const RECORD_CHUNK = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+const RECORD_CHUNK = new NamedCommand(
+  'inferqRecordChunk',
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if not redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2], 'NX') then return 0 end
 redis.call('HINCRBY', KEYS[1], 'succeeded', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'failed', ARGV[4])
@@ -45,18 +47,23 @@ redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
 redis.call('HSETNX', KEYS[1], 'started_at', ARGV[6])
 ${finishIfComplete('ARGV[6]')}
 ${PROGRESS_STEP}
-return 1`;
+return 1`,
+  2,
+);
 
 /**
  * Called once every chunk is enqueued: fixes the totals, and finishes the batch if its chunks all
  * ran already. Until now no percentage could be known, so this may also be a progress step.
  */
-const CLOSE_INGEST = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+const CLOSE_INGEST = new NamedCommand(
+  'inferqCloseIngest',
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('HSET', KEYS[1], 'total', ARGV[1], 'chunks_total', ARGV[2], 'ingested_at', ARGV[3], 'status', 'queued')
 ${finishIfComplete('ARGV[3]')}
 ${PROGRESS_STEP}
-return 1`;
+return 1`,
+  1,
+);
 
 /** What a batch's subscribers are told: every tenth of its rows done, and its end. */
 export type BatchEvent = 'batch.progress' | 'batch.completed';
@@ -78,7 +85,10 @@ export class BatchStore {
     private readonly keys: Keyspace,
     /** Told of progress steps and completion, e.g. to send batch webhooks. Never throws into the caller. */
     private readonly onEvent?: BatchEventListener,
-  ) {}
+  ) {
+    RECORD_CHUNK.define(redis);
+    CLOSE_INGEST.define(redis);
+  }
 
   async create(batchId: string, fields: { model: string; version: string; tenant: string; ttlMs: number; createdAt: number; webhook?: WebhookSubscription }): Promise<void> {
     const hash: BatchHash = {
@@ -95,7 +105,7 @@ export class BatchStore {
 
   /** Returns true when this call finished the batch. */
   async closeIngest(batchId: string, total: number, chunks: number): Promise<boolean> {
-    const outcome = (await this.redis.eval(CLOSE_INGEST, 1, this.keys.batch(batchId), total, chunks, Date.now())) as number;
+    const outcome = (await CLOSE_INGEST.run(this.redis, this.keys.batch(batchId), total, chunks, Date.now())) as number;
     if (outcome === 2) await this.afterFinish(batchId, chunks);
     else if (outcome === 3) await this.emit(batchId, 'batch.progress');
     return outcome === 2;
@@ -109,9 +119,8 @@ export class BatchStore {
 
   /** Returns 'finished' when this chunk was the batch's last. */
   async recordChunk(batchId: string, chunk: number, lines: string, ttlMs: number, counts: ChunkCounts): Promise<'gone' | 'duplicate' | 'recorded' | 'finished'> {
-    const outcome = (await this.redis.eval(
-      RECORD_CHUNK,
-      2,
+    const outcome = (await RECORD_CHUNK.run(
+      this.redis,
       this.keys.batch(batchId),
       this.keys.batchChunk(batchId, chunk),
       lines,

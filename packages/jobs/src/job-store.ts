@@ -126,6 +126,13 @@ export class JobStore {
     return text ? finishedRecordCodec.decode(text) : undefined;
   }
 
+  /** Several requests' finished records in one round trip (undefined where there is none). */
+  async readFinishedMany(jobIds: readonly string[]): Promise<(FinishedJobRecord | undefined)[]> {
+    if (jobIds.length === 0) return [];
+    const values = await this.redis.mget(jobIds.map((id) => this.keys.result(id)));
+    return values.map((v) => (v ? finishedRecordCodec.decode(v) : undefined));
+  }
+
   /** A queued or running request's own payload and its bundle's (for cancel), or undefined once the bundle is gone. */
   async readBundledRequest(id: ParsedJobId & { jobId: string }): Promise<{ version: string; request: BundledRequest; bundle: BundlePayload } | undefined> {
     const [name, data] = await this.redis.hmget(this.keys.bullJob(id.model, id.bundleId), 'name', 'data');

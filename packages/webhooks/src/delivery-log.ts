@@ -97,6 +97,13 @@ export class DeliveryLog {
     );
   }
 
+  /** Per owner, whether its end was announced (its subscription is remembered at announce time). */
+  async announced(ownerIds: readonly string[]): Promise<boolean[]> {
+    if (ownerIds.length === 0) return [];
+    const values = await this.redis.mget(ownerIds.map((id) => this.keys.webhookSubscription(id)));
+    return values.map((v) => v !== null);
+  }
+
   async subscription(ownerId: string): Promise<WebhookSubscription | undefined> {
     const value = await this.redis.get(this.keys.webhookSubscription(ownerId));
     return value ? (JSON.parse(value) as WebhookSubscription) : undefined;

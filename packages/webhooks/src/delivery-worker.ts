@@ -20,6 +20,9 @@ export interface DeliveryWorkerOptions {
   logger: Logger;
   /** Deliveries in flight at once. Default: 16. */
   concurrency?: number;
+  /** BullMQ lock and stall check: how soon a delivery in flight on a killed worker is retried. Default: BullMQ's 30 s. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
   metrics?: DeliveryMetrics;
 }
 
@@ -53,6 +56,8 @@ export class DeliveryWorker {
       connection: options.connection,
       prefix: options.keys.prefix,
       concurrency: options.concurrency ?? 16,
+      ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs } : {}),
+      ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs } : {}),
       autorun: false,
       settings: {
         // An error other than RetryLater (the log write failed) falls back to the plain schedule.

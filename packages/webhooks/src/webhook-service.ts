@@ -76,6 +76,8 @@ export async function startWebhookDelivery(deps: WebhookServiceDeps & { connecti
     secrets: producer.secrets,
     logger: logger.child({ component: 'webhooks' }),
     concurrency: config.webhookConcurrency,
+    lockDurationMs: config.lockDurationMs,
+    stalledIntervalMs: config.stalledIntervalMs,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
   worker.start();

@@ -3,7 +3,7 @@ import { scheduleSchema } from '@inferq/batch/schedule';
 import { ERROR_CATALOGUE } from '@inferq/core/errors';
 import { jsonSchema as batchJsonSchema, querySchema as batchQuerySchema } from '../routes/batches-routes.ts';
 import { imageUploadQuerySchema, jobRequestSchema } from '../services/job-request-schema.ts';
-import { routingPolicySchema } from '../routing/routing-policy.ts';
+import { routingPolicySchema } from '@inferq/routing/routing-policy';
 import {
   batchSchema,
   bulkJobsSchema,

@@ -3,8 +3,8 @@ import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
 import { byWeight } from '@inferq/inference/stable-version';
-import type { PolicyStore } from './policy-store.ts';
-import type { Guardrails, RoutingPolicy, StoredPolicy } from './routing-policy.ts';
+import type { PolicyStore } from '@inferq/routing/policy-store';
+import type { Guardrails, RoutingPolicy, StoredPolicy } from '@inferq/routing/routing-policy';
 
 export interface Rollback {
   canary: string;

@@ -1,8 +1,8 @@
 import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
-import type { PolicyStore } from './policy-store.ts';
-import type { StoredPolicy } from './routing-policy.ts';
+import type { PolicyStore } from '@inferq/routing/policy-store';
+import type { StoredPolicy } from '@inferq/routing/routing-policy';
 
 /**
  * Each API process's copy of the routing policies, so routing a job costs no Redis round trip.

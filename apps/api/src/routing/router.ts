@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RoutedBy } from '@inferq/core/job-types';
 import { compareVersions } from '@inferq/inference/model-repository';
-import type { RoutingPolicy } from './routing-policy.ts';
+import type { RoutingPolicy } from '@inferq/routing/routing-policy';
 
 export interface RouteDecision {
   version: string;

@@ -12,10 +12,11 @@ import type { ModelCatalog } from '../services/model-catalog.ts';
 import { byWeight } from '@inferq/inference/stable-version';
 import { GuardrailMonitor, stableAndCanaries } from './guardrails.ts';
 import { PolicyCache } from './policy-cache.ts';
-import { PolicyStore } from './policy-store.ts';
+import { PolicyStore } from '@inferq/routing/policy-store';
 import { route } from './router.ts';
-import { defaultPolicy, effectiveGuardrails, referencedVersions, routingPolicySchema, type Guardrails, type RoutingPolicy, type StoredPolicy } from './routing-policy.ts';
+import { defaultPolicy, effectiveGuardrails, referencedVersions, routingPolicySchema, type Guardrails, type RoutingPolicy, type StoredPolicy } from '@inferq/routing/routing-policy';
 import { readShadowLog, summarizeShadow } from './shadow-stats.ts';
+import { encodeModelsChanged } from '@inferq/core/models-changed-message';
 
 export interface Routed {
   entry: ModelVersionEntry;
@@ -131,7 +132,7 @@ export class RoutingService {
       throw new InferqError('VERSION_IN_USE', `the routing policy of ${model} still uses version ${version}; change it first`, { details: { version, weights: stored.policy.weights, shadow: stored.policy.shadow ?? null, fallback: stored.policy.fallback ?? null } });
     }
     catalog.markUnloaded(model, version);
-    await redis.multi().sadd(keys.unloading(model), version).publish(keys.modelsChangedChannel(), JSON.stringify({ model, version, state: 'unloading' })).exec();
+    await redis.multi().sadd(keys.unloading(model), version).publish(keys.modelsChangedChannel(), encodeModelsChanged({ model, version, state: 'unloading' })).exec();
     logger.info({ model, version }, 'model version unloading: workers drain its jobs, then drop it');
   }
 

@@ -1,4 +1,5 @@
 import type { Keyspace } from '@inferq/core/keyspace';
+import { NamedCommand } from '@inferq/core/named-command';
 import type { Redis } from '@inferq/core/redis-connection';
 import { routingPolicySchema, type PolicySource, type RoutingPolicy, type StoredPolicy } from './routing-policy.ts';
 
@@ -24,8 +25,9 @@ export const MAX_EVENTS = 100;
  * is stored), bumps the revision, records the event and publishes the change, all in one step.
  * Returns the new revision, or -1 when the revision had moved on.
  */
-const WRITE_POLICY = `
-local current = redis.call('HGET', KEYS[1], 'revision')
+const WRITE_POLICY = new NamedCommand(
+  'inferqWritePolicy',
+  `local current = redis.call('HGET', KEYS[1], 'revision')
 if ARGV[1] == 'absent' and current then return -1 end
 if ARGV[1] ~= '' and ARGV[1] ~= 'absent' and (current or '0') ~= ARGV[1] then return -1 end
 local revision = tonumber(current or '0') + 1
@@ -34,22 +36,49 @@ local event = string.gsub(ARGV[5], '"revision":0', '"revision":' .. revision, 1)
 redis.call('LPUSH', KEYS[2], event)
 redis.call('LTRIM', KEYS[2], 0, ${MAX_EVENTS - 1})
 redis.call('PUBLISH', ARGV[6], ARGV[7])
-return revision`;
+return revision`,
+  2,
+);
+
+/** A routing event as stored; an entry that is not one (written by something else) is skipped. */
+function parseEvent(text: string): RoutingEvent | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const event = value as Partial<RoutingEvent> | null;
+  if (!event || typeof event !== 'object' || typeof event.type !== 'string' || typeof event.at !== 'string' || typeof event.revision !== 'number') return undefined;
+  return event as RoutingEvent;
+}
 
 function parse(fields: (string | null)[]): StoredPolicy | undefined {
   const [revision, policy, source, updatedAt] = fields;
   if (!revision || !policy) return undefined;
-  const parsed = routingPolicySchema.safeParse(JSON.parse(policy));
+  let json: unknown;
+  try {
+    json = JSON.parse(policy);
+  } catch {
+    return undefined;
+  }
+  const parsed = routingPolicySchema.safeParse(json);
   if (!parsed.success) return undefined;
   return { policy: parsed.data, revision: Number(revision), source: (source ?? 'admin') as PolicySource, updated_at: updatedAt ?? new Date(0).toISOString() };
 }
 
-/** Routing policies in Redis, shared by every API process; every change is published. */
+/**
+ * Routing policies in Redis: written by the API (operators, guardrails, seeding), read by every
+ * API process and by workers (scheduled batches run on the stable version); every change is
+ * published.
+ */
 export class PolicyStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keyspace,
-  ) {}
+  ) {
+    WRITE_POLICY.define(redis);
+  }
 
   async read(model: string): Promise<StoredPolicy | undefined> {
     return parse(await this.redis.hmget(this.keys.routing(model), 'revision', 'policy', 'source', 'updated_at'));
@@ -78,9 +107,8 @@ export class PolicyStore {
     const at = new Date().toISOString();
     // revision first, so the script's substitution finds it
     const record: RoutingEvent = { revision: 0, ...event, at, model, source };
-    const revision = (await this.redis.eval(
-      WRITE_POLICY,
-      2,
+    const revision = (await WRITE_POLICY.run(
+      this.redis,
       this.keys.routing(model),
       this.keys.routingEvents(model),
       expect === undefined ? '' : String(expect),
@@ -96,6 +124,9 @@ export class PolicyStore {
 
   async events(model: string, limit = 20): Promise<RoutingEvent[]> {
     const raw = await this.redis.lrange(this.keys.routingEvents(model), 0, limit - 1);
-    return raw.map((r) => JSON.parse(r) as RoutingEvent);
+    return raw.flatMap((r) => {
+      const event = parseEvent(r);
+      return event ? [event] : [];
+    });
   }
 }
