@@ -103,42 +103,64 @@ function count(key: string): void {
   statuses[key] = (statuses[key] ?? 0) + 1;
 }
 
-/** One job: submit, then (optionally) long-poll until it ends. Resolves true when it succeeded. */
-type JobView = { status?: string; timings?: { inference_ms?: number; queue_ms?: number; total_ms?: number }; batch_size?: number };
+/**
+ * What the generator reads of a job's reply. Every field is optional: inferq's finished record has
+ * timings and batch_size, a baseline's (the plain stack) only job_id, status and result.
+ */
+type JobView = { job_id?: string; poll_url?: string; status?: string; timings?: { inference_ms?: unknown; queue_ms?: unknown; total_ms?: unknown }; batch_size?: unknown };
 
-/** Counts a finished job's answer and keeps its timings; true when it succeeded. */
+/** A reply's JSON object, or {} when it is none (an error page): counted by its status, never thrown. */
+function parseView(text: string): JobView {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed !== null && typeof parsed === 'object' ? (parsed as JobView) : {};
+  } catch {
+    return {};
+  }
+}
+
+function keep(samples: number[], value: unknown): void {
+  if (typeof value === 'number' && Number.isFinite(value)) samples.push(value);
+}
+
+/** Counts a finished job's answer and keeps its timings when it has them; true when it succeeded. */
 function finished(label: string, reply: Reply, view: JobView): boolean {
   count(`${label} ${reply.status} ${view.status ?? ''}`.trim());
-  if (view.timings?.inference_ms !== undefined) inference.push(view.timings.inference_ms);
-  if (view.timings?.queue_ms !== undefined) queueTimes.push(view.timings.queue_ms);
-  if (view.timings?.total_ms !== undefined) workerTotals.push(view.timings.total_ms);
-  if (view.batch_size) batchSizes.push(view.batch_size);
+  keep(inference, view.timings?.inference_ms);
+  keep(queueTimes, view.timings?.queue_ms);
+  keep(workerTotals, view.timings?.total_ms);
+  if (typeof view.batch_size === 'number' && view.batch_size > 0) batchSizes.push(view.batch_size);
   return reply.status === 200 && view.status === 'succeeded';
 }
 
+/** One job: submit, then (optionally) long-poll until it ends. Resolves true when it succeeded. */
 async function runJob(): Promise<boolean> {
   const submitted = await send('POST', plan.path, body);
   // Prefer: wait=N answered with the finished job: no GET needed.
-  if (submitted.status === 200 && plan.preferWaitSeconds) return finished('POST', submitted, JSON.parse(submitted.text) as JobView);
+  if (submitted.status === 200 && plan.preferWaitSeconds) return finished('POST', submitted, parseView(submitted.text));
   if (submitted.status !== 202) {
     count(`POST ${submitted.status}`);
     return false;
   }
-  const job = JSON.parse(submitted.text) as { job_id: string; poll_url?: string };
-  if (plan.collectJobIds) jobIds.push(job.job_id);
+  const job = parseView(submitted.text);
+  if (plan.collectJobIds && job.job_id !== undefined) jobIds.push(String(job.job_id));
   if (!plan.awaitResult) {
     count('POST 202');
     return true;
   }
+  if (typeof job.poll_url !== 'string') {
+    count('POST 202 without poll_url');
+    return false;
+  }
   for (;;) {
     const asked = performance.now();
     const polled = await send('GET', `${job.poll_url}?wait=30`);
-    const view = JSON.parse(polled.text) as JobView;
+    const view = parseView(polled.text);
     if (view.status === 'queued' || view.status === 'running') {
       // Answered at once although unfinished: the API holds no more long-polls. Come back when it says, as a client should.
       if (performance.now() - asked < 15_000) {
         count('GET long-poll declined');
-        await new Promise((r) => setTimeout(r, polled.retryAfterSeconds * 1000));
+        await new Promise((r) => setTimeout(r, (polled.retryAfterSeconds || 1) * 1000));
       }
       continue;
     }

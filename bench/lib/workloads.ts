@@ -16,6 +16,8 @@ export interface ServedVersion {
   modelPath: string;
   maxBatchSize: number;
   maxWaitMs: number;
+  /** The manifest's `features` block: the input a `features` job fills, and the column order. */
+  features?: { input: string; names: string[] };
 }
 
 /** The version a job that names none runs on (the newest), with the manifest's batching settings. */
@@ -24,11 +26,12 @@ export function servedVersion(model: string): ServedVersion {
   const versions = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
   const version = versions.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).at(-1);
   if (!version) throw new Error(`no versions of ${model} in ${dir}`);
-  const manifest = JSON.parse(readFileSync(path.join(dir, version, 'model.json'), 'utf8')) as { max_batch_size?: number; max_wait_ms?: number; artifact?: unknown };
+  const manifest = JSON.parse(readFileSync(path.join(dir, version, 'model.json'), 'utf8')) as { max_batch_size?: number; max_wait_ms?: number; artifact?: unknown; features?: { input: string; names: string[] } };
   return {
     version,
     modelPath: path.join(dir, version, typeof manifest.artifact === 'string' ? manifest.artifact : 'model.onnx'),
     maxBatchSize: manifest.max_batch_size ?? 32,
     maxWaitMs: manifest.max_wait_ms ?? 5,
+    ...(manifest.features ? { features: manifest.features } : {}),
   };
 }
