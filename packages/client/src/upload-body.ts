@@ -5,10 +5,12 @@ import type { RequestBody } from './http-transport.ts';
 
 /**
  * Rows to upload: a file path (or `file:` URL), or a stream of bytes or text (a web
- * `ReadableStream`, a Node `Readable`, any async iterable). A path can be read again, so its
- * upload may be retried; a stream cannot.
+ * `ReadableStream`, a Node `Readable`, any async or sync iterable, e.g. a generator of lines).
+ * A path can be read again, so its upload may be retried; a stream cannot.
  */
-export type UploadSource = string | URL | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array | string>;
+export type UploadSource = string | URL | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
+
+type Chunks = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
 
 export type UploadFormat = 'ndjson' | 'csv';
 
@@ -29,12 +31,12 @@ export function uploadFormat(source: UploadSource, format: UploadFormat | undefi
 }
 
 /** A byte stream that reports each chunk as it is pulled onto the connection. */
-function countingStream(source: AsyncIterable<Uint8Array | string>, onBytes: (bytes: number) => void): ReadableStream<Uint8Array> {
+function countingStream(source: Chunks, onBytes: (bytes: number) => void): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
-  let iterator: AsyncIterator<Uint8Array | string> | undefined;
+  let iterator: AsyncIterator<Uint8Array | string> | Iterator<Uint8Array | string> | undefined;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      iterator ??= source[Symbol.asyncIterator]();
+      iterator ??= Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
       const next = await iterator.next();
       if (next.done) {
         controller.close();
@@ -62,7 +64,7 @@ export async function uploadBody(source: UploadSource, format: UploadFormat, onP
       if (used && !isPath) throw new Error('a stream can be uploaded only once');
       used = true;
       let bytesSent = 0;
-      const bytes = isPath ? createReadStream(source) : source;
+      const bytes: Chunks = isPath ? createReadStream(source) : source;
       return countingStream(bytes, (n) => {
         bytesSent += n;
         onProgress?.({ bytesSent, totalBytes });
