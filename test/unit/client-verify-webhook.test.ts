@@ -4,15 +4,9 @@ import { Webhook } from 'standardwebhooks';
 import { InferqWebhookVerificationError } from '../../packages/client/src/client-errors.ts';
 import { verifyWebhook } from '../../packages/client/src/verify-webhook.ts';
 import { newSecret, signedHeaders } from '../../packages/webhooks/src/signer.ts';
+import { STANDARD_WEBHOOKS_VECTOR } from '../support/standard-webhooks-vector.ts';
 
-// The Standard Webhooks test vector (the spec's libraries test against it).
-const VECTOR = {
-  secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
-  id: 'msg_p5jXN8AQM9LWM0D4loKWxJek',
-  timestamp: 1614265330,
-  payload: '{"test": 2432232314}',
-  signature: 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=',
-};
+const VECTOR = STANDARD_WEBHOOKS_VECTOR;
 const vectorHeaders = { 'webhook-id': VECTOR.id, 'webhook-timestamp': String(VECTOR.timestamp), 'webhook-signature': VECTOR.signature };
 const atVectorTime = { now: new Date(VECTOR.timestamp * 1000) };
 

@@ -1,9 +1,8 @@
 import { isFinishedStatus, type BatchResultLine, type BatchView, type WebhookTarget } from './api-types.ts';
 import { streamEvents, type EventsOptions, type StreamEvent } from './event-stream.ts';
 import type { HttpTransport } from './http-transport.ts';
-import { longPoll, type PollAnswer, type WaitOptions } from './long-poll.ts';
+import { longPoll, pollOnce, type WaitOptions } from './long-poll.ts';
 import { ndjsonLines } from './ndjson-lines.ts';
-import { parseRetryAfter } from './retry-after.ts';
 import { uploadBody, uploadFormat, type UploadFormat, type UploadProgress, type UploadSource } from './upload-body.ts';
 
 export interface UploadOptions {
@@ -54,13 +53,13 @@ export class BatchesApi {
   }
 
   async get(batchId: string, options: { signal?: AbortSignal } = {}): Promise<BatchView> {
-    return (await this.poll(batchId, 0, options.signal)).view;
+    return (await pollOnce<BatchView>(this.transport, batchPath(batchId), 0, options.signal)).view;
   }
 
   /** Long-polls until the batch ends (`succeeded`, `failed` or `canceled`); `onUpdate` sees its counts climb. */
   async wait(batchId: string, options: WaitOptions<BatchView> = {}): Promise<BatchView> {
     const policy = { baseDelayMs: this.transport.options.retryBaseDelayMs, maxDelayMs: this.transport.options.maxRetryDelayMs };
-    return longPoll((seconds) => this.poll(batchId, seconds, options.signal), (view) => isFinishedStatus(view.status), options, policy, `batch ${batchId}`);
+    return longPoll((seconds) => pollOnce<BatchView>(this.transport, batchPath(batchId), seconds, options.signal), (view) => isFinishedStatus(view.status), options, policy, `batch ${batchId}`);
   }
 
   /** The result lines in input order, parsed, streamed (409 `BATCH_NOT_FINISHED` before the end). */
@@ -78,17 +77,5 @@ export class BatchesApi {
   /** The batch's events (`GET /v1/batches/{id}/events`): its state, progress with counts, then the end. */
   events(batchId: string, options: EventsOptions = {}): AsyncGenerator<StreamEvent<BatchView>, void, undefined> {
     return streamEvents<BatchView>(this.transport, `${batchPath(batchId)}/events`, options);
-  }
-
-  private async poll(batchId: string, waitSeconds: number, signal: AbortSignal | undefined): Promise<PollAnswer<BatchView>> {
-    const { body, response } = await this.transport.json<BatchView>({
-      method: 'GET',
-      path: batchPath(batchId),
-      query: { wait: waitSeconds > 0 ? waitSeconds : undefined },
-      idempotent: true,
-      extraTimeoutMs: waitSeconds * 1000,
-      ...(signal ? { signal } : {}),
-    });
-    return { view: body, retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after')) };
   }
 }

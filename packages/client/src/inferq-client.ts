@@ -3,7 +3,7 @@ import { BatchesApi } from './batches-api.ts';
 import { resolveClientOptions, type InferqClientOptions, type ResolvedClientOptions } from './client-options.ts';
 import { streamEvents, type EventsOptions, type StreamEvent } from './event-stream.ts';
 import { HttpTransport } from './http-transport.ts';
-import { answeredEarly, longPoll, type PollAnswer, type WaitOptions } from './long-poll.ts';
+import { answeredEarly, longPoll, pollOnce, type WaitOptions } from './long-poll.ts';
 import { parseRetryAfter } from './retry-after.ts';
 import { sleep } from './retry-delay.ts';
 
@@ -46,12 +46,12 @@ export class InferqClient {
 
   /** `GET /v1/jobs/{id}`: the job now, pending or finished. */
   async get(jobId: string, options: { signal?: AbortSignal } = {}): Promise<JobView> {
-    return (await this.poll(jobId, 0, options.signal)).view;
+    return (await pollOnce<JobView>(this.transport, jobPath(jobId), 0, options.signal)).view;
   }
 
   /** Long-polls until the job has finished (`succeeded`, `failed` or `canceled`) and returns it. */
   async wait(jobId: string, options: WaitOptions<JobView> = {}): Promise<FinishedJob> {
-    return (await longPoll((seconds) => this.poll(jobId, seconds, options.signal), (view) => isFinishedStatus(view.status), options, this.policy(), `job ${jobId}`)) as FinishedJob;
+    return (await longPoll((seconds) => pollOnce<JobView>(this.transport, jobPath(jobId), seconds, options.signal), (view) => isFinishedStatus(view.status), options, this.policy(), `job ${jobId}`)) as FinishedJob;
   }
 
   /**
@@ -111,17 +111,5 @@ export class InferqClient {
       extraTimeoutMs: holdSeconds * 1000,
       ...(options.signal ? { signal: options.signal } : {}),
     });
-  }
-
-  private async poll(jobId: string, waitSeconds: number, signal: AbortSignal | undefined): Promise<PollAnswer<JobView>> {
-    const { body, response } = await this.transport.json<JobView>({
-      method: 'GET',
-      path: jobPath(jobId),
-      query: { wait: waitSeconds > 0 ? waitSeconds : undefined },
-      idempotent: true,
-      extraTimeoutMs: waitSeconds * 1000,
-      ...(signal ? { signal } : {}),
-    });
-    return { view: body, retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after')) };
   }
 }

@@ -1,4 +1,6 @@
 import { InferqTimeoutError } from './client-errors.ts';
+import type { HttpTransport } from './http-transport.ts';
+import { parseRetryAfter } from './retry-after.ts';
 import { retryDelayMs, sleep, type BackoffPolicy } from './retry-delay.ts';
 
 export interface WaitOptions<T> {
@@ -15,6 +17,19 @@ export interface WaitOptions<T> {
 export interface PollAnswer<T> {
   view: T;
   retryAfterSeconds: number | undefined;
+}
+
+/** One `GET <path>?wait=N` (a plain GET for 0), with the `Retry-After` it carried. */
+export async function pollOnce<T>(transport: HttpTransport, path: string, waitSeconds: number, signal: AbortSignal | undefined): Promise<PollAnswer<T>> {
+  const { body, response } = await transport.json<T>({
+    method: 'GET',
+    path,
+    query: { wait: waitSeconds > 0 ? waitSeconds : undefined },
+    idempotent: true,
+    extraTimeoutMs: waitSeconds * 1000,
+    ...(signal ? { signal } : {}),
+  });
+  return { view: body, retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after')) };
 }
 
 /**
