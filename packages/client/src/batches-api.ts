@@ -45,10 +45,11 @@ export class BatchesApi {
       body: await uploadBody(source, format, options.onProgress),
       // Not idempotent: a batch sent twice is two batches. Only a 429 (refused before reading) is retried.
       idempotent: false,
-      streamed: false,
+      // The answer comes once the last row is queued: a large file takes as long as it takes.
+      // The caller's signal bounds it.
+      timeoutMs: 0,
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    // The upload can take longer than any sensible timeout; it is bounded by the caller's signal.
     return body;
   }
 

@@ -6,8 +6,8 @@ export interface InferqClientOptions {
   apiKey?: string;
   /**
    * Milliseconds to wait for the answer to one request; a long-poll adds the wait it asks for.
-   * Uploads, result downloads and event streams are timed only up to their response headers.
-   * `0`: no limit. Default: `30000`.
+   * Result downloads and event streams are timed up to their response headers only; batch
+   * uploads are not timed (bound them with a `signal`). `0`: no limit. Default: `30000`.
    */
   timeoutMs?: number;
   /** Retries of a call that failed in a way worth retrying (see the README). `0`: none. Default: `3`. */

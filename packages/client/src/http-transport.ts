@@ -26,6 +26,8 @@ export interface ApiRequest {
   idempotent: boolean;
   /** Added to the client's timeout: the wait a long-poll asks the server for. */
   extraTimeoutMs?: number;
+  /** Replaces the client's `timeoutMs` for this request (`0`: none). */
+  timeoutMs?: number;
   /** The caller reads the body as a stream: the timeout covers the response headers only. */
   streamed?: boolean;
   signal?: AbortSignal;
@@ -98,7 +100,8 @@ export class HttpTransport {
     const onCallerAbort = () => controller.abort(signal?.reason);
     if (signal?.aborted) throw signal.reason;
     signal?.addEventListener('abort', onCallerAbort, { once: true });
-    const timeoutMs = this.options.timeoutMs === 0 ? 0 : this.options.timeoutMs + (request.extraTimeoutMs ?? 0);
+    const baseTimeoutMs = request.timeoutMs ?? this.options.timeoutMs;
+    const timeoutMs = baseTimeoutMs === 0 ? 0 : baseTimeoutMs + (request.extraTimeoutMs ?? 0);
     const timer = timeoutMs > 0 ? setTimeout(() => controller.abort(new TimeoutMarker()), timeoutMs) : undefined;
     const headers: Record<string, string> = { accept: 'application/json', ...this.options.headers, ...request.headers };
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
@@ -142,7 +145,7 @@ export class HttpTransport {
   /** The error for a request that got no (whole) answer: our timeout, the caller's abort, or the network. */
   private noAnswer(error: unknown, signal: AbortSignal, url: URL): unknown {
     if (signal.aborted && signal.reason instanceof TimeoutMarker) {
-      return new InferqUnavailableError(CLIENT_ERROR_CODES.RESPONSE_TIMEOUT, `no answer from ${url.origin} within ${this.options.timeoutMs} ms`);
+      return new InferqUnavailableError(CLIENT_ERROR_CODES.RESPONSE_TIMEOUT, `no answer from ${url.origin} in time (timeoutMs ${this.options.timeoutMs})`);
     }
     if (signal.aborted) return signal.reason;
     const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
