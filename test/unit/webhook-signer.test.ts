@@ -2,15 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { newSecret, sign, signedHeaders } from '../../packages/webhooks/src/signer.ts';
+import { STANDARD_WEBHOOKS_VECTOR } from '../support/standard-webhooks-vector.ts';
 
-// The Standard Webhooks test vector (the spec's libraries test against it).
-const VECTOR = {
-  secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
-  id: 'msg_p5jXN8AQM9LWM0D4loKWxJek',
-  timestamp: 1614265330,
-  payload: '{"test": 2432232314}',
-  signature: 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=',
-};
+const VECTOR = STANDARD_WEBHOOKS_VECTOR;
 
 describe('webhook signer (Standard Webhooks)', () => {
   test('reproduces the published test vector', () => {

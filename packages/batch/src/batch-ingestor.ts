@@ -36,8 +36,15 @@ interface OpenChunk {
 
 export const chunkJobId = (batchId: string, chunk: number) => `${batchId}-${chunk}`;
 
-function errorOf(error: unknown): ErrorBody {
-  return error instanceof InferqError ? error.toBody() : { code: 'INVALID_REQUEST', message: (error as Error).message };
+/**
+ * A bad row's error line. Each row is validated alone, as a one-row request, so a `details.row`
+ * the validator gives counts within that request (always 0): it is replaced by the row's place in
+ * the batch, the same number as the line's own `row`.
+ */
+function errorOf(error: unknown, row: number): ErrorBody {
+  if (!(error instanceof InferqError)) return { code: 'INVALID_REQUEST', message: (error as Error).message };
+  const body = error.toBody();
+  return body.details && 'row' in body.details ? { ...body, details: { ...body.details, row } } : body;
 }
 
 /**
@@ -87,7 +94,7 @@ export class BatchIngestor {
             if (open.signature !== undefined && open.signature !== signature) await flush();
             this.append(open, validated, signature);
           } catch (error) {
-            open.errors[open.count] = errorOf(error);
+            open.errors[open.count] = errorOf(error, total);
           }
           this.pushId(open, typeof id === 'string' || typeof id === 'number' ? id : undefined);
         }

@@ -13,7 +13,7 @@ export const EXIT = {
   USAGE: 64,
   /** The input cannot be read, or the server refused the request (4xx). */
   DATA_ERROR: 65,
-  /** The server cannot be reached, or answered 5xx: worth retrying later. */
+  /** The server cannot be reached, is overloaded (429) or answered 5xx: worth retrying later. */
   UNAVAILABLE: 69,
   /** --wait ran out (--timeout) before the batch finished. */
   TIMEOUT: 75,

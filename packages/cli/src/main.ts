@@ -1,12 +1,13 @@
-import { createWriteStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { ApiClient, type BatchView } from './api-client.ts';
+import type { BatchView } from '@inferq/client/api-types';
+import { InferqError, InferqRateLimitError, InferqTimeoutError, InferqUnavailableError } from '@inferq/client/client-errors';
+import { InferqClient } from '@inferq/client';
 import { CliError, EXIT } from './exit-codes.ts';
 import { progressReporter } from './progress.ts';
+import { writeResults } from './result-writer.ts';
+import { batchSummary } from './summary.ts';
 
 const USAGE = `Usage:
   inferq batch submit --model NAME --input FILE [--version V] [--format ndjson|csv] [--ttl-seconds N]
@@ -17,9 +18,11 @@ const USAGE = `Usage:
 
 Options:
   --url URL   inferq API (default: $INFERQ_URL, else http://127.0.0.1:3000)
+  API key: $INFERQ_API_KEY, sent as a Bearer token.
 
 Exit codes: 0 every row succeeded; 1 some rows failed; 2 batch canceled or failed;
-64 usage; 65 bad input or request refused (4xx); 69 inferq unreachable or 5xx; 75 --timeout ran out.`;
+64 usage; 65 bad input or request refused (4xx); 69 inferq unreachable, overloaded (429) or 5xx;
+75 --timeout ran out.`;
 
 const FINAL = new Set(['succeeded', 'failed', 'canceled']);
 
@@ -28,53 +31,55 @@ function exitCodeFor(view: BatchView): number {
   return view.failed > 0 ? EXIT.ROWS_FAILED : EXIT.OK;
 }
 
-async function writeResults(client: ApiClient, batchId: string, output: string | undefined): Promise<void> {
-  const body = Readable.fromWeb((await client.results(batchId)) as import('node:stream/web').ReadableStream<Uint8Array>);
-  if (output) await pipeline(body, createWriteStream(output));
-  else await pipeline(body, process.stdout, { end: false });
+/** The client's typed errors as exit codes: retry later (69) or fix the request (65). */
+function cliErrorFrom(error: InferqError): CliError {
+  if (error instanceof InferqUnavailableError && error.status === undefined) return new CliError(error.message, EXIT.UNAVAILABLE);
+  const answered = error.status === undefined ? error.message : `inferq answered ${error.status}: ${error.message}`;
+  const retryLater = error instanceof InferqUnavailableError || error instanceof InferqRateLimitError;
+  const hint = retryLater && error.retryAfterSeconds !== undefined ? ` (retry after ${error.retryAfterSeconds} s)` : '';
+  return new CliError(`${answered}${hint}`, retryLater ? EXIT.UNAVAILABLE : EXIT.DATA_ERROR);
 }
 
-async function submit(client: ApiClient, values: Record<string, string | boolean | undefined>): Promise<number> {
+async function submit(client: InferqClient, values: Record<string, string | boolean | undefined>): Promise<number> {
   const model = values.model as string | undefined;
   const input = values.input as string | undefined;
   if (!model || !input) throw new CliError(`--model and --input are required\n\n${USAGE}`, EXIT.USAGE);
+  const format = (values.format as string | undefined) ?? (path.extname(input).toLowerCase() === '.csv' ? 'csv' : 'ndjson');
+  if (format !== 'csv' && format !== 'ndjson') throw new CliError('--format must be ndjson or csv', EXIT.USAGE);
+  const timeoutSeconds = values.timeout === undefined ? undefined : Number(values.timeout);
+  if (timeoutSeconds !== undefined && !(timeoutSeconds > 0)) throw new CliError(`--timeout must be a number of seconds above 0, got ${values.timeout}`, EXIT.USAGE);
+  const ttlSeconds = values['ttl-seconds'] === undefined ? undefined : Number(values['ttl-seconds']);
+  if (ttlSeconds !== undefined && !Number.isInteger(ttlSeconds)) throw new CliError(`--ttl-seconds must be a whole number, got ${values['ttl-seconds']}`, EXIT.USAGE);
   await access(input).catch(() => {
     throw new CliError(`cannot read ${input}`, EXIT.DATA_ERROR);
   });
-  const format = (values.format as string | undefined) ?? (path.extname(input).toLowerCase() === '.csv' ? 'csv' : 'ndjson');
-  if (format !== 'csv' && format !== 'ndjson') throw new CliError(`--format must be ndjson or csv`, EXIT.USAGE);
-  const params: Record<string, string> = { model };
-  if (values.version) params.version = values.version as string;
-  if (values['ttl-seconds']) params.ttl_seconds = values['ttl-seconds'] as string;
-  let view = await client.submitFile(input, params, format === 'csv' ? 'text/csv' : 'application/x-ndjson');
+  const output = values.output as string | undefined;
+  const progress = progressReporter(process.stderr);
+  let view = await client.batches.upload(input, {
+    model,
+    format,
+    ...(values.version ? { version: values.version as string } : {}),
+    ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+    onProgress: (p) => progress.uploaded(p),
+  });
+  progress.done();
   process.stderr.write(`submitted ${view.batch_id}: ${view.total} rows\n`);
   if (!values.wait) {
     process.stdout.write(`${view.batch_id}\n`);
     return EXIT.OK;
   }
-  const timeoutSeconds = values.timeout ? Number(values.timeout) : Infinity;
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  const progress = progressReporter(process.stderr);
   progress.update(view);
-  while (!FINAL.has(view.status)) {
-    if (Date.now() >= deadline) {
-      progress.done();
-      throw new CliError(`${view.batch_id} has not finished after ${timeoutSeconds} s (it goes on; check with: inferq batch status ${view.batch_id})`, EXIT.TIMEOUT);
-    }
-    // Short long-polls, so the bar moves while the server holds the request.
-    const waitSeconds = Math.max(0.1, Math.min(1, (deadline - Date.now()) / 1000));
-    const asked = Date.now();
-    const answer = await client.poll(view.batch_id, waitSeconds);
-    view = answer.view;
-    progress.update(view);
-    // Answered at once although unfinished: the API holds no more long-polls; come back when it says.
-    if (!FINAL.has(view.status) && Date.now() - asked < (waitSeconds * 1000) / 2) {
-      await new Promise((r) => setTimeout(r, Math.min(answer.retryAfterSeconds * 1000, Math.max(0, deadline - Date.now()))));
-    }
+  try {
+    // Short long-polls, so the bar moves while the batch runs.
+    view = await client.batches.wait(view.batch_id, { pollSeconds: 1, onUpdate: (v) => progress.update(v), ...(timeoutSeconds === undefined ? {} : { timeoutMs: timeoutSeconds * 1000 }) });
+  } catch (error) {
+    if (!(error instanceof InferqTimeoutError)) throw error;
+    throw new CliError(`${view.batch_id} has not finished after ${timeoutSeconds} s (it goes on; check with: inferq batch status ${view.batch_id})`, EXIT.TIMEOUT);
+  } finally {
+    progress.done();
   }
-  progress.done();
-  if (view.status !== 'failed') await writeResults(client, view.batch_id, values.output as string | undefined);
-  process.stderr.write(`${view.batch_id} ${view.status}: ${view.succeeded} succeeded, ${view.failed} failed, ${view.canceled} canceled\n`);
+  const results = view.status === 'failed' ? undefined : await writeResults(client.batches, view.batch_id, output);
+  process.stderr.write(batchSummary(view, results, output));
   return exitCodeFor(view);
 }
 
@@ -103,25 +108,37 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw new CliError(USAGE, EXIT.USAGE);
   }
-  const client = new ApiClient(values.url ?? process.env.INFERQ_URL ?? 'http://127.0.0.1:3000');
-  if (command === 'submit') return submit(client, values);
-  if (!batchId) throw new CliError(`${command} needs a BATCH_ID\n\n${USAGE}`, EXIT.USAGE);
-  switch (command) {
-    case 'status': {
-      const view = await client.get(batchId);
-      process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
-      return FINAL.has(view.status) ? exitCodeFor(view) : EXIT.OK;
+  let client: InferqClient;
+  try {
+    client = new InferqClient(values.url ? { baseUrl: values.url } : {});
+  } catch (error) {
+    throw new CliError((error as Error).message, EXIT.USAGE);
+  }
+  try {
+    if (command === 'submit') return await submit(client, values);
+    if (!batchId) throw new CliError(`${command} needs a BATCH_ID\n\n${USAGE}`, EXIT.USAGE);
+    switch (command) {
+      case 'status': {
+        const view = await client.batches.get(batchId);
+        process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+        return FINAL.has(view.status) ? exitCodeFor(view) : EXIT.OK;
+      }
+      case 'results': {
+        const view = await client.batches.get(batchId);
+        const results = await writeResults(client.batches, batchId, values.output);
+        process.stderr.write(batchSummary(view, results, values.output));
+        return exitCodeFor(view);
+      }
+      case 'cancel': {
+        const view = await client.batches.cancel(batchId);
+        process.stderr.write(`${view.batch_id} ${view.status}\n`);
+        return EXIT.OK;
+      }
+      default:
+        throw new CliError(`unknown command ${command}\n\n${USAGE}`, EXIT.USAGE);
     }
-    case 'results':
-      await writeResults(client, batchId, values.output);
-      return EXIT.OK;
-    case 'cancel': {
-      const view = await client.cancel(batchId);
-      process.stderr.write(`${view.batch_id} ${view.status}\n`);
-      return EXIT.OK;
-    }
-    default:
-      throw new CliError(`unknown command ${command}\n\n${USAGE}`, EXIT.USAGE);
+  } catch (error) {
+    throw error instanceof InferqError ? cliErrorFrom(error) : error;
   }
 }
 
