@@ -19,6 +19,7 @@ import { BatchService } from './services/batch-service.ts';
 import { Admission } from './services/admission.ts';
 import { JobService } from './services/job-service.ts';
 import { ModelCatalog } from './services/model-catalog.ts';
+import { StorageMonitor } from './services/storage-monitor.ts';
 import { RoutingService } from './routing/routing-service.ts';
 
 export interface ApiService {
@@ -93,7 +94,8 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   const webhooks = await createWebhookProducer({ config, redis, queueConnection: queueRedis, keys, logger });
   // Fair ordering between tenants: only meaningful with several tenants.
   const admission = new Admission({ store, keys, catalog, maxQueueDepth: config.maxQueueDepth, fair: !keyring.open });
-  const jobs = new JobService({ config, store, catalog, queues, completions, webhooks, admission, metrics, routing });
+  const storage = new StorageMonitor({ redis, logger, onRefused: () => metrics.storageRefused() });
+  const jobs = new JobService({ config, store, catalog, queues, completions, webhooks, admission, metrics, routing, storage });
   const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
   const batches = new BatchService({ config, store: batchStore, catalog, queues, completions, webhooks, routing });
   const scheduleQueue = new Queue<ScheduledRun>(SCHEDULES_QUEUE, { connection: queueRedis, prefix: keys.prefix });
@@ -112,6 +114,7 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
     ...(config.rateLimitPerSecond > 0 ? { rateLimit: { redis, keys, perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst } } : {}),
     redis,
     catalog,
+    storage,
     routing,
     keys,
     jobs,

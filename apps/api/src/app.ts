@@ -6,7 +6,7 @@ import { InferqError } from '@inferq/core/errors';
 import type { AppEnv } from './app-env.ts';
 import { authenticate, requireScope } from './auth/authenticate.ts';
 import type { Keyring } from './auth/keyring.ts';
-import { handleError } from './error-handler.ts';
+import { handleError, toInferqError } from './error-handler.ts';
 import { rateLimit, type RateLimitOptions } from './middleware/rate-limit.ts';
 import { requestDeadline } from './middleware/request-deadline.ts';
 import { requestLogger } from './middleware/request-logger.ts';
@@ -22,6 +22,7 @@ import { modelsRoutes } from './routes/models-routes.ts';
 import type { BatchService } from './services/batch-service.ts';
 import type { JobService } from './services/job-service.ts';
 import type { ModelCatalog } from './services/model-catalog.ts';
+import type { StorageMonitor } from './services/storage-monitor.ts';
 import type { RoutingService } from './routing/routing-service.ts';
 import { routingRoutes } from './routes/routing-routes.ts';
 import type { Keyspace } from '@inferq/core/keyspace';
@@ -33,6 +34,8 @@ export interface AppDeps {
   rateLimit?: RateLimitOptions;
   redis: Redis;
   catalog: ModelCatalog;
+  /** Whether Redis is out of memory: /readyz, and told of every write refused for it. */
+  storage: StorageMonitor;
   routing: RoutingService;
   keys: Keyspace;
   jobs: JobService;
@@ -58,7 +61,7 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/schedules/*', requireScope('admin'));
   // After the /admin guard, so /admin/queues is behind it; /metrics, /openapi.json and /docs are public.
   app.route('/', deps.observability.routes);
-  app.route('/', healthRoutes({ redis: deps.redis, catalog: deps.catalog, authOpen: deps.keyring.open }));
+  app.route('/', healthRoutes({ redis: deps.redis, catalog: deps.catalog, storage: deps.storage, authOpen: deps.keyring.open }));
   app.route('/v1/models', routingRoutes({ routing: deps.routing, catalog: deps.catalog, redis: deps.redis, keys: deps.keys, maxBodyBytes: deps.limits.maxBodyBytes }));
   app.route('/v1/models', modelsRoutes({ catalog: deps.catalog, routing: deps.routing }));
   app.route('/v1/jobs', jobsRoutes({ jobs: deps.jobs, ...deps.limits }));
@@ -66,6 +69,9 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/batches', batchesRoutes({ batches: deps.batches, ...deps.limits }));
   app.route('/v1/schedules', schedulesRoutes({ schedules: deps.schedules, catalog: deps.catalog, maxBodyBytes: deps.limits.maxBodyBytes }));
   app.notFound((c) => handleError(new InferqError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), c));
-  app.onError(handleError);
+  app.onError((error, c) => {
+    if (toInferqError(error).code === 'STORAGE_FULL') deps.storage.refused();
+    return handleError(error, c);
+  });
   return app;
 }

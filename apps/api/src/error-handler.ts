@@ -1,12 +1,13 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { InferqError } from '@inferq/core/errors';
-import { isRedisUnavailableError, redisUnavailable } from '@inferq/core/redis-connection';
+import { isRedisOutOfMemoryError, isRedisUnavailableError, redisUnavailable, storageFull } from '@inferq/core/redis-connection';
 import type { AppEnv } from './app-env.ts';
 
 /** The one place an error becomes an HTTP response: `{error: {code, message, details?}}`. */
 export function toInferqError(error: unknown): InferqError {
   if (error instanceof InferqError) return error;
+  if (isRedisOutOfMemoryError(error)) return storageFull(error);
   if (isRedisUnavailableError(error)) return redisUnavailable(error);
   if (error instanceof HTTPException) {
     if (error.status === 413) return new InferqError('PAYLOAD_TOO_LARGE');

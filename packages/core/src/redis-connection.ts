@@ -76,15 +76,35 @@ export function isRedisUnavailableError(error: unknown): boolean {
   return UNAVAILABLE_PATTERNS.some((p) => p.test(text));
 }
 
+/**
+ * True for Redis' refusal of a write at `maxmemory` under `noeviction` ("OOM command not allowed
+ * when used memory > 'maxmemory'"), also when a Lua script (BullMQ's adds, inferq's commands) got it.
+ * Nothing of the refused command was written: Redis refuses a script at its first write.
+ */
+export function isRedisOutOfMemoryError(error: unknown): boolean {
+  return error instanceof Error && /\bOOM command not allowed\b/.test(error.message);
+}
+
+/** Seconds a client is told to wait when Redis is full: memory frees as results expire or are drained. */
+const STORAGE_FULL_RETRY_AFTER_SECONDS = 10;
+
+export function storageFull(cause: unknown): InferqError {
+  return new InferqError('STORAGE_FULL', undefined, { retryAfterSeconds: STORAGE_FULL_RETRY_AFTER_SECONDS, cause });
+}
+
 export function redisUnavailable(cause: unknown): InferqError {
   return new InferqError('REDIS_UNAVAILABLE', undefined, { retryAfterSeconds: 2, cause });
 }
 
-/** Runs `work`, turning "Redis is unreachable" into the 503 a client can retry; other errors pass through. */
+/**
+ * Runs `work`, turning "Redis is unreachable" and "Redis is out of memory" into the 503s a client
+ * can retry; other errors pass through.
+ */
 export async function guardRedis<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
+    if (isRedisOutOfMemoryError(error)) throw storageFull(error);
     if (isRedisUnavailableError(error)) throw redisUnavailable(error);
     throw error;
   }

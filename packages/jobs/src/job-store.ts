@@ -50,6 +50,19 @@ return values`,
 );
 
 /**
+ * Takes ARGV[1] off every counter in KEYS. Flagged allow-oom: a count taken back because Redis
+ * refused the queue add for lack of memory must not be refused too, or the depth stays inflated.
+ */
+const COUNT_OUT = new NamedCommand(
+  'inferqCountOut',
+  `#!lua flags=allow-oom
+for i = 1, #KEYS do
+  redis.call('DECRBY', KEYS[i], ARGV[1])
+end
+return #KEYS`,
+);
+
+/**
  * A model's queued requests. The counter is settled back to 0 whenever BullMQ's lists hold no job
  * at all, so a count lost to a crash between two steps cannot hold the queue "full" for good.
  * KEYS: counter, then BullMQ's wait, prioritized, active and paused keys.
@@ -95,7 +108,7 @@ export class JobStore {
     private readonly redis: Redis,
     private readonly keys: Keyspace,
   ) {
-    for (const command of [CLAIM_IDEMPOTENCY_KEY, WRITE_FINISHED, COUNT_IN, QUEUE_DEPTH]) command.define(redis);
+    for (const command of [CLAIM_IDEMPOTENCY_KEY, WRITE_FINISHED, COUNT_IN, COUNT_OUT, QUEUE_DEPTH]) command.define(redis);
   }
 
   // ---- requests and their records ---------------------------------------------------------
@@ -193,7 +206,7 @@ export class JobStore {
   /** Takes back a count whose requests never reached the queue. */
   async uncount(counters: readonly string[], count: number): Promise<void> {
     if (counters.length === 0) return;
-    await COUNT_IN.run(this.redis, counters.length, ...counters, -count);
+    await COUNT_OUT.run(this.redis, counters.length, ...counters, count);
   }
 
   /** Requests queued for a model (not yet taken by a worker). */

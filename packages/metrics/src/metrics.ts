@@ -126,9 +126,14 @@ export function createApiMetrics(options: ApiMetricsOptions) {
     buckets: [...LATENCY_BUCKETS],
     registers: [registry],
   });
+  const storageFull = new Counter({
+    name: 'inferq_storage_full_total',
+    help: 'Writes Redis refused because it was out of memory (maxmemory under noeviction): each answered 503 STORAGE_FULL. Raise maxmemory or free memory.',
+    registers: [registry],
+  });
   return {
     registry,
-    instruments: { submitted, finished, depth, queuedRequests, workers, backlog, httpRequests, httpDuration },
+    instruments: { submitted, finished, depth, queuedRequests, workers, backlog, httpRequests, httpDuration, storageFull },
     /** Starts a version's counters at 0, so rate() sees its first job. */
     seed(model: string, version: string): void {
       submitted.inc({ model, version }, 0);
@@ -138,6 +143,9 @@ export function createApiMetrics(options: ApiMetricsOptions) {
     },
     jobCanceled(model: string, version: string): void {
       finished.inc({ model, version, outcome: 'canceled', code: NO_ERROR_CODE });
+    },
+    storageRefused(): void {
+      storageFull.inc();
     },
     httpRequest(method: string, route: string, status: number, seconds: number): void {
       httpRequests.inc({ method, route, status: String(status) });

@@ -4,7 +4,7 @@ import type { Config } from '@inferq/core/config';
 import { InferqError, type ErrorBody } from '@inferq/core/errors';
 import { newBundleId, parseJobId, tenantTag, type ParsedJobId } from '@inferq/core/job-id';
 import type { BundledRequest, BundlePayload, FinishedJobRecord, JobPayload, QueuePayload, RoutedBy, ShadowBundlePayload } from '@inferq/core/job-types';
-import { guardRedis } from '@inferq/core/redis-connection';
+import { guardRedis, storageFull } from '@inferq/core/redis-connection';
 import { probeImage } from '@inferq/inference/image-preprocess';
 import { validateModelInput } from '@inferq/inference/input-validation';
 import type { ModelManifest } from '@inferq/inference/manifest';
@@ -85,6 +85,8 @@ export interface JobServiceDeps {
   routing: RoutingService;
   /** Counts submits (traffic split by version) and cancellations for /metrics. */
   metrics?: { jobSubmitted(model: string, version: string): void; jobCanceled(model: string, version: string): void };
+  /** Told of bulk items refused because Redis is out of memory (whole refusals reach it through the error handler). */
+  storage?: { refused(): void };
 }
 
 /**
@@ -309,6 +311,10 @@ export class JobService {
     // Redis was unreachable for every job: one 503 the client can retry, as for a single submit.
     const unavailable = items.filter((i) => 'error' in i && i.error.code === 'REDIS_UNAVAILABLE');
     if (unavailable.length > 0 && unavailable.length === queued.length) throw new InferqError('REDIS_UNAVAILABLE', undefined, { retryAfterSeconds: 2 });
+    // Likewise when Redis was out of memory for every job.
+    const full = items.filter((i) => 'error' in i && i.error.code === 'STORAGE_FULL');
+    if (full.length > 0 && full.length === queued.length) throw storageFull(undefined);
+    if (full.length > 0) this.deps.storage?.refused();
     return items;
   }
 
