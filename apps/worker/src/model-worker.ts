@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq';
+import { DelayedError, Worker, type Job } from 'bullmq';
 import { InferqError } from '@inferq/core/errors';
 import type { BundledRequest, ChunkPayload, FinishedJobRecord, JobPayload, JobTimings, QueuePayload, ShadowBundlePayload, ShadowPayload } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
@@ -12,7 +12,13 @@ import type { HealthRecorder } from './health-recorder.ts';
 import { decodeJob, type DecodedJob } from './job-decoder.ts';
 import type { ShadowHalf, ShadowLog } from './shadow-log.ts';
 import type { ResultWriter } from './result-writer.ts';
+import type { VersionOutlook } from './version-availability.ts';
 import type { VersionRunner } from './version-runner.ts';
+
+/** How long a job for a version that is loading (here or elsewhere) waits in the delayed set before it is taken again. */
+const VERSION_WAIT_MS = 1000;
+/** How often one worker sends a job back for a version only other workers have, before it gives up on it. */
+const MAX_DEFERRALS_FOR_ELSEWHERE = 30;
 
 export interface ModelWorkerOptions {
   model: string;
@@ -43,6 +49,12 @@ export interface ModelWorkerOptions {
    * and queueing their deliveries), and no other.
    */
   announceMissed?: (requests: BundledRequest[]) => Promise<void>;
+  /**
+   * For a job whose version this worker has no runner for: whether the version is loading here,
+   * ready on another worker, or nowhere. The job goes back to the queue in the first two cases.
+   * Absent: the job is handled as if the version were nowhere.
+   */
+  versionOutlook?: (version: string) => Promise<VersionOutlook>;
 }
 
 /** What processing a request logs through: a logger scoped to the request, created only when used. */
@@ -99,10 +111,12 @@ const errorName = (error: Error) => (error instanceof Error ? error.name : '');
 export class ModelWorker {
   private readonly worker: Worker<QueuePayload>;
   readonly model: string;
+  /** Times this worker sent a job back for a version only other workers have, by job id. */
+  private readonly deferrals = new Map<string, number>();
 
   constructor(private readonly options: ModelWorkerOptions) {
     this.model = options.model;
-    this.worker = new Worker<QueuePayload>(options.keys.modelQueue(options.model), (job) => this.process(job), {
+    this.worker = new Worker<QueuePayload>(options.keys.modelQueue(options.model), (job, token) => this.process(job, token), {
       connection: options.connection,
       prefix: options.keys.prefix,
       concurrency: options.concurrency,
@@ -143,7 +157,9 @@ export class ModelWorker {
     return this.worker.close();
   }
 
-  private async process(job: Job<QueuePayload>): Promise<void> {
+  private async process(job: Job<QueuePayload>, token: string | undefined): Promise<void> {
+    if (!this.options.runners.has(job.name) && token !== undefined && (await this.sendBack(job, token))) throw new DelayedError();
+    if (job.id !== undefined) this.deferrals.delete(job.id);
     const data = job.data;
     if (data.kind === 'chunk') return this.options.chunks.run(job as Job<ChunkPayload>, this.options.runners.get(job.name));
     if (data.kind === 'shadow') return this.processShadow(job.name, job.timestamp, data);
@@ -154,6 +170,28 @@ export class ModelWorker {
     const carried = requestsOf(job);
     if (!carried) throw new InferqError('INVALID_REQUEST', `queue job ${job.id} is not a bundle inferq knows`);
     return this.processBundle(job, carried.requests, carried.counters);
+  }
+
+  /**
+   * A job for a version this worker cannot run yet goes back to the queue (delayed, no attempt
+   * used) while the version loads here, or, a bounded number of times, while another worker has
+   * it ready; it is left to fail MODEL_VERSION_UNAVAILABLE only when no worker can serve it.
+   */
+  private async sendBack(job: Job<QueuePayload>, token: string): Promise<boolean> {
+    const outlook = (await this.options.versionOutlook?.(job.name)) ?? 'nowhere';
+    if (outlook === 'nowhere') return false;
+    if (outlook === 'ready-elsewhere') {
+      const id = job.id ?? '';
+      const times = (this.deferrals.get(id) ?? 0) + 1;
+      if (times > MAX_DEFERRALS_FOR_ELSEWHERE) {
+        this.deferrals.delete(id);
+        return false;
+      }
+      if (this.deferrals.size > 10_000) this.deferrals.clear();
+      this.deferrals.set(id, times);
+    }
+    await job.moveToDelayed(Date.now() + VERSION_WAIT_MS, token);
+    return true;
   }
 
   private async processBundle(job: Job<QueuePayload>, requests: BundledRequest[], counters: string[]): Promise<void> {

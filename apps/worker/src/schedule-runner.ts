@@ -12,6 +12,7 @@ import type { QueuePayload } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
+import type { ModelManifest } from '@inferq/inference/manifest';
 import { defaultVersion, type ModelEntry } from '@inferq/inference/model-repository';
 import { byWeight } from '@inferq/inference/stable-version';
 import type { PolicyStore } from '@inferq/routing/policy-store';
@@ -29,6 +30,14 @@ export interface ScheduleRunnerOptions {
   policies: PolicyStore;
   connection: Redis;
   logger: Logger;
+}
+
+/** A tick's progress, kept on its queue job: the batch made for each input file, and the one it waits for. */
+interface TickProgress {
+  batches: Record<string, string>;
+  batch_id?: string;
+  done?: number;
+  chunks?: number;
 }
 
 /** The scheduled time of a tick: BullMQ names scheduler jobs `repeat:<scheduler>:<millis>`. */
@@ -102,38 +111,66 @@ export class ScheduleRunner {
     if (!version || version.state !== 'available' || !version.manifest) throw new UnrecoverableError(`model ${schedule.model} ${schedule.version ?? ''} is not available`);
     const files = await this.inputFiles(schedule.input);
     const stamp = new Date(at).toISOString().replace(/[:.]/g, '-');
+    // A tick run again (its worker was killed) picks up the batches its earlier attempt made.
+    const batches: Record<string, string> = { ...((job.progress as TickProgress | undefined)?.batches ?? {}) };
     for (const file of files) {
-      const source = createReadStream(file);
-      const rows = path.extname(file).toLowerCase() === '.csv' ? csvRows(source) : ndjsonRows(source);
-      const batchId = await submitBatch(
-        {
-          queue: this.queueFor(schedule.model),
-          store: this.options.store,
-          model: schedule.model,
-          version: version.version,
-          tenant: schedule.tenant,
-          manifest: version.manifest,
-          ttlMs: (schedule.ttl_seconds ?? this.options.config.resultTtlSeconds) * 1000,
-          chunkRows: this.options.config.batchChunkRows,
-          attempts: this.options.config.jobAttempts,
-        },
-        rows,
-      );
-      const status = await this.waitForEnd(batchId, job);
+      const earlier = await this.earlierBatch(batches[file], log);
+      const batchId = earlier ?? (await this.startBatch(job, schedule, version.version, version.manifest, file, batches));
+      const status = await this.waitForEnd(batchId, job, batches);
       const target = path.join(schedule.output, `${path.basename(file, path.extname(file))}.${stamp}.scores.ndjson`);
       // 'wx': a tick's output is written once; a second writer for the same tick fails loudly.
-      await pipeline(this.options.store.resultLines(batchId), createWriteStream(target, { flags: 'wx' }));
-      log.info({ batch_id: batchId, input: file, output: target, status }, 'scheduled batch done');
+      await pipeline(this.options.store.resultLines(batchId), createWriteStream(target, { flags: 'wx' })).catch((error: NodeJS.ErrnoException) => {
+        // The earlier attempt wrote it before it was killed.
+        if (!(earlier && error.code === 'EEXIST')) throw error;
+      });
+      log.info({ batch_id: batchId, input: file, output: target, status, resumed: earlier !== undefined }, 'scheduled batch done');
     }
     log.info({ files: files.length }, 'schedule tick done');
   }
 
-  private async waitForEnd(batchId: string, job: Job): Promise<string> {
+  /**
+   * The batch an earlier attempt of this tick made for a file, when it can be waited for. One the
+   * attempt was still filling when its worker died is failed (WORKER_LOST), not left receiving.
+   */
+  private async earlierBatch(batchId: string | undefined, log: Logger): Promise<string | undefined> {
+    if (batchId === undefined) return undefined;
+    const hash = await this.options.store.read(batchId);
+    if (!hash) return undefined;
+    if (hash.status !== 'receiving') return batchId;
+    await this.options.store.failIngest(batchId, { code: 'WORKER_LOST', message: 'the schedule tick that was reading its rows died; the tick ran again as a new batch' });
+    log.warn({ batch_id: batchId }, 'an earlier attempt of this tick left its batch receiving: failed it, reading the file again');
+    return undefined;
+  }
+
+  private async startBatch(job: Job<ScheduledRun>, schedule: ScheduledRun, version: string, manifest: ModelManifest, file: string, batches: Record<string, string>): Promise<string> {
+    const source = createReadStream(file);
+    const rows = path.extname(file).toLowerCase() === '.csv' ? csvRows(source) : ndjsonRows(source);
+    return submitBatch(
+      {
+        queue: this.queueFor(schedule.model),
+        store: this.options.store,
+        model: schedule.model,
+        version,
+        tenant: schedule.tenant,
+        manifest,
+        ttlMs: (schedule.ttl_seconds ?? this.options.config.resultTtlSeconds) * 1000,
+        chunkRows: this.options.config.batchChunkRows,
+        attempts: this.options.config.jobAttempts,
+        onCreated: async (batchId) => {
+          batches[file] = batchId;
+          await job.updateProgress({ batches } satisfies TickProgress);
+        },
+      },
+      rows,
+    );
+  }
+
+  private async waitForEnd(batchId: string, job: Job, batches: Record<string, string>): Promise<string> {
     for (;;) {
       const hash = await this.options.store.read(batchId);
       if (!hash) throw new Error(`batch ${batchId} vanished`);
       if (isBatchFinal(hash.status)) return hash.status;
-      await job.updateProgress({ batch_id: batchId, done: Number(hash.chunks_done ?? 0), chunks: Number(hash.chunks_total ?? 0) });
+      await job.updateProgress({ batches, batch_id: batchId, done: Number(hash.chunks_done ?? 0), chunks: Number(hash.chunks_total ?? 0) } satisfies TickProgress);
       await new Promise((r) => setTimeout(r, 250));
     }
   }

@@ -22,6 +22,7 @@ import { HealthRecorder } from './health-recorder.ts';
 import { HotLoader } from './hot-loader.ts';
 import { ShadowLog } from './shadow-log.ts';
 import { VersionUnloader } from './version-unloader.ts';
+import { VersionAvailability } from './version-availability.ts';
 import { Queue } from 'bullmq';
 import type { QueuePayload } from '@inferq/core/job-types';
 import { countFinishedJobs, inferenceRunObserver, sendMetrics, workerMetrics, type WorkerMetrics } from './metrics/worker-metrics.ts';
@@ -69,6 +70,8 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   /** Per model, the versions it serves: the ModelWorker reads this map, so versions added later take jobs at once. */
   const served = new Map<string, Map<string, VersionRunner>>();
   const loading = new Map<string, Set<string>>();
+  // Jobs for a version still loading here (or ready on another worker) wait rather than fail.
+  const availability = new VersionAvailability({ redis, keys, workerId });
   const announce = (model: string, version: string, state: ModelChangeState) =>
     redis.publish(keys.modelsChangedChannel(), encodeModelsChanged({ model, version, state })).catch((error: Error) => logger.warn({ err: error.message }, 'model change not announced'));
 
@@ -95,6 +98,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
       health,
       shadowLog,
       onMissingVersion: () => void hotLoader?.scan(),
+      versionOutlook: (version) => availability.outlook(model, version),
       announceMissed: async (requests) => {
         const announced = await webhooks.log.announced(requests.map((r) => r.id));
         const missed = requests.filter((_, i) => !announced[i]);
@@ -120,6 +124,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
     const attempted = loading.get(entry.name) ?? new Set<string>();
     attempted.add(entry.version);
     loading.set(entry.name, attempted);
+    availability.loading(entry.name, entry.version);
     await heartbeat.set({ model: entry.name, version: entry.version, state: 'loading' });
     try {
       const runner = await VersionRunner.load(entry, {
@@ -142,6 +147,8 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
       log.error({ err: error }, 'model version failed to load');
       await heartbeat.set({ model: entry.name, version: entry.version, state: 'failed', reason: (error as Error).message });
       return false;
+    } finally {
+      availability.settled(entry.name, entry.version);
     }
   };
   const refuseVersion = async (entry: ModelVersionEntry) => {
@@ -150,10 +157,17 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
 
   let hotLoader: HotLoader | undefined;
   const refusedAtStart: ModelVersionEntry[] = [];
+  // Versions an operator unloaded stay unloaded: never loaded again, by this worker or the hot loader.
+  const unloadedAtStart = new Map<string, Set<string>>();
   for (const model of repository.values()) {
-    // Versions an operator unloaded stay unloaded: never loaded again, by this worker or the hot loader.
     const unloaded = new Set(await redis.smembers(keys.unloading(model.name)));
+    unloadedAtStart.set(model.name, unloaded);
     loading.set(model.name, new Set(unloaded));
+    // The model's worker starts with its first ready version: jobs for the others wait for them.
+    for (const entry of model.versions) if (entry.state === 'available' && !unloaded.has(entry.version)) availability.loading(entry.name, entry.version);
+  }
+  for (const model of repository.values()) {
+    const unloaded = unloadedAtStart.get(model.name) ?? new Set<string>();
     for (const entry of model.versions) {
       if (unloaded.has(entry.version)) continue;
       if (entry.state !== 'available') {

@@ -26,6 +26,8 @@ export interface SubmitBatchOptions {
   attempts: number;
   /** Told of batch.progress and batch.completed. */
   webhook?: WebhookSubscription | undefined;
+  /** Called once the batch exists, before its first row is read (a schedule tick remembers it). */
+  onCreated?: (batchId: string) => Promise<void>;
 }
 
 /**
@@ -40,6 +42,7 @@ export async function submitBatch(options: SubmitBatchOptions, rows: RowBlocks):
   } catch (error) {
     throw isRedisUnavailableError(error) ? redisUnavailable(error) : error;
   }
+  await options.onCreated?.(batchId);
   const ingestor = new BatchIngestor({
     queue: options.queue,
     store,

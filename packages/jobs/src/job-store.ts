@@ -65,17 +65,18 @@ return #KEYS`,
 /**
  * A model's queued requests. The counter is settled back to 0 whenever BullMQ's lists hold no job
  * at all, so a count lost to a crash between two steps cannot hold the queue "full" for good.
- * KEYS: counter, then BullMQ's wait, prioritized, active and paused keys.
+ * KEYS: counter, then BullMQ's wait, prioritized, active, paused and delayed keys (a bundle sent
+ * back while its version loads waits, still counted, in delayed).
  */
 const QUEUE_DEPTH = new NamedCommand(
   'inferqQueueDepth',
   `local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n ~= 0 and redis.call('LLEN', KEYS[2]) == 0 and redis.call('ZCARD', KEYS[3]) == 0 and redis.call('LLEN', KEYS[4]) == 0 and redis.call('LLEN', KEYS[5]) == 0 then
+if n ~= 0 and redis.call('LLEN', KEYS[2]) == 0 and redis.call('ZCARD', KEYS[3]) == 0 and redis.call('LLEN', KEYS[4]) == 0 and redis.call('LLEN', KEYS[5]) == 0 and redis.call('ZCARD', KEYS[6]) == 0 then
   redis.call('DEL', KEYS[1])
   return 0
 end
 return n`,
-  5,
+  6,
 );
 
 /** The state of a request that has not finished: its bundle's queue fields. */
@@ -212,7 +213,7 @@ export class JobStore {
   /** Requests queued for a model (not yet taken by a worker). */
   async queuedRequests(model: string): Promise<number> {
     const k = this.keys;
-    const n = (await QUEUE_DEPTH.run(this.redis, k.queuedRequests(model), k.bullQueueKey(model, 'wait'), k.bullQueueKey(model, 'prioritized'), k.bullQueueKey(model, 'active'), k.bullQueueKey(model, 'paused'))) as number;
+    const n = (await QUEUE_DEPTH.run(this.redis, k.queuedRequests(model), k.bullQueueKey(model, 'wait'), k.bullQueueKey(model, 'prioritized'), k.bullQueueKey(model, 'active'), k.bullQueueKey(model, 'paused'), k.bullQueueKey(model, 'delayed'))) as number;
     return Math.max(0, n);
   }
 
