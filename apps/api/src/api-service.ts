@@ -121,7 +121,7 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
     webhooks,
     batches,
     schedules,
-    limits: { maxBodyBytes: config.maxBodyBytes, maxBatchBytes: config.maxBatchBytes, maxJobsPerBulk: config.maxJobsPerBulk, requestTimeoutMs: config.requestTimeoutMs, maxTtlSeconds: config.maxResultTtlSeconds, maxLongPollSeconds: config.maxLongPollSeconds },
+    limits: { maxBodyBytes: config.maxBodyBytes, maxBatchBytes: config.maxBatchBytes, maxJobsPerBulk: config.maxJobsPerBulk, requestTimeoutMs: config.requestTimeoutMs, maxInFlightRequests: config.maxInFlightRequests, maxTtlSeconds: config.maxResultTtlSeconds, maxLongPollSeconds: config.maxLongPollSeconds },
     observability: createObservability({ metrics, queues, webhookQueue: webhooks.queue, scheduleQueue, maxTtlSeconds: config.maxResultTtlSeconds, maxLongPollSeconds: config.maxLongPollSeconds }),
   });
   return {

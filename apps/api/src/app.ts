@@ -7,6 +7,7 @@ import type { AppEnv } from './app-env.ts';
 import { authenticate, requireScope } from './auth/authenticate.ts';
 import type { Keyring } from './auth/keyring.ts';
 import { handleError, toInferqError } from './error-handler.ts';
+import { inFlightLimit } from './middleware/in-flight-limit.ts';
 import { rateLimit, type RateLimitOptions } from './middleware/rate-limit.ts';
 import { requestDeadline } from './middleware/request-deadline.ts';
 import { requestLogger } from './middleware/request-logger.ts';
@@ -42,15 +43,20 @@ export interface AppDeps {
   webhooks: WebhookProducer;
   batches: BatchService;
   schedules: ScheduleRegistry;
-  limits: { maxBodyBytes: number; maxBatchBytes: number; maxTtlSeconds: number; maxLongPollSeconds: number; maxJobsPerBulk: number; requestTimeoutMs: number };
+  limits: { maxBodyBytes: number; maxBatchBytes: number; maxTtlSeconds: number; maxLongPollSeconds: number; maxJobsPerBulk: number; requestTimeoutMs: number; maxInFlightRequests: number };
   /** /metrics, /openapi.json, /docs, /admin/queues, and the HTTP request metrics. */
   observability: Observability;
 }
+
+/** Probes and scrapes are answered however busy the process is; long-polls have their own bound (INFERQ_MAX_HELD_LONG_POLLS). */
+const EXEMPT_FROM_IN_FLIGHT = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** The HTTP API, free of any server or process concerns: tests call `app.request()` on it. */
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   app.use(requestId({ headerName: 'x-request-id' }));
+  // First of all the work: a refusal costs neither a log line nor a body read.
+  app.use(inFlightLimit({ max: deps.limits.maxInFlightRequests, exempt: (req) => req.method === 'GET' && (EXEMPT_FROM_IN_FLIGHT.has(req.path) || req.query('wait') !== undefined), logger: deps.logger, onShed: () => deps.observability.metrics.requestShed() }));
   app.use(requestLogger({ logger: deps.logger }));
   app.use(deps.observability.httpMetrics);
   // Health probes stay open; everything under /v1 and /admin needs a key (unless none is configured).

@@ -12,7 +12,11 @@ try {
   process.exit(1);
 }
 
-const server = serve({ fetch: service.app.fetch, port: config.port, hostname: config.host }, (info) => {
+// Slow clients are shed, not held: headers must arrive within 10 s (a slowloris otherwise holds a
+// socket and its parser), a whole request within 5 minutes (batch uploads stream within it), an
+// idle kept-alive socket closes after 5 s; expired sockets are looked for every second.
+const serverOptions = { headersTimeout: 10_000, requestTimeout: 300_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
+const server = serve({ fetch: service.app.fetch, port: config.port, hostname: config.host, serverOptions }, (info) => {
   logger.info({ url: `http://${info.address.includes(':') ? `[${info.address}]` : info.address}:${info.port}` }, 'api listening');
 });
 

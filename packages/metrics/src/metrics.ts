@@ -131,9 +131,14 @@ export function createApiMetrics(options: ApiMetricsOptions) {
     help: 'Writes Redis refused because it was out of memory (maxmemory under noeviction): each answered 503 STORAGE_FULL. Raise maxmemory or free memory.',
     registers: [registry],
   });
+  const shed = new Counter({
+    name: 'inferq_http_requests_shed_total',
+    help: 'Requests refused 503 OVERLOADED, before their body was read, because the process was at INFERQ_MAX_IN_FLIGHT_REQUESTS.',
+    registers: [registry],
+  });
   return {
     registry,
-    instruments: { submitted, finished, depth, queuedRequests, workers, backlog, httpRequests, httpDuration, storageFull },
+    instruments: { submitted, finished, depth, queuedRequests, workers, backlog, httpRequests, httpDuration, storageFull, shed },
     /** Starts a version's counters at 0, so rate() sees its first job. */
     seed(model: string, version: string): void {
       submitted.inc({ model, version }, 0);
@@ -143,6 +148,9 @@ export function createApiMetrics(options: ApiMetricsOptions) {
     },
     jobCanceled(model: string, version: string): void {
       finished.inc({ model, version, outcome: 'canceled', code: NO_ERROR_CODE });
+    },
+    requestShed(): void {
+      shed.inc();
     },
     storageRefused(): void {
       storageFull.inc();

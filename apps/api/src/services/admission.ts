@@ -16,6 +16,13 @@ export interface AdmissionOptions {
   depthCacheMs?: number;
 }
 
+interface DepthReading {
+  depth: number;
+  at: number;
+  /** Requests this process let in since the reading. */
+  since: number;
+}
+
 /** Priority classes: 1 (most urgent) to 9. Batch chunks run behind all of them (BATCH_CHUNK_PRIORITY). */
 export const DEFAULT_PRIORITY = 5;
 /** Room in each class for a tenant's backlog: BullMQ priorities stop at 2^21. */
@@ -28,14 +35,22 @@ const CLASS_WIDTH = 200_000;
  * tenant's burst of 100k jobs does not starve another tenant's single job.
  */
 export class Admission {
-  private readonly depths = new Map<string, { depth: number; at: number }>();
+  /** Per model: the last reading of its depth, and the requests this process let in since. */
+  private readonly depths = new Map<string, DepthReading>();
+  private readonly readings = new Map<string, Promise<DepthReading>>();
 
   constructor(private readonly options: AdmissionOptions) {}
 
   async checkDepth(model: string, manifest: ModelManifest): Promise<void> {
     const limit = manifest.max_queue_depth ?? this.options.maxQueueDepth;
-    const depth = await this.depth(model);
-    if (depth < limit) return;
+    const reading = await this.reading(model);
+    const depth = reading.depth + reading.since;
+    if (depth < limit) {
+      // Counted at once, so the requests checked before the next reading cannot overshoot the
+      // limit by a whole cache window; one that then fails is over-counted only until that reading.
+      reading.since += 1;
+      return;
+    }
     const drainPerSecond = await this.drainRate(model);
     // Long enough for a tenth of the limit to drain, between 1 s and a minute.
     const retryAfterSeconds = drainPerSecond > 0 ? Math.min(60, Math.max(1, Math.ceil((depth - limit * 0.9) / drainPerSecond))) : 30;
@@ -65,13 +80,30 @@ export class Admission {
     await this.options.store.uncount(counters, count);
   }
 
-  /** Requests queued for the model (a bundle counts each of its requests), read at most every depthCacheMs. */
-  private async depth(model: string): Promise<number> {
+  /**
+   * Requests queued for the model (a bundle counts each of its requests), read at most every
+   * depthCacheMs (one read at a time), with the count of those this process let in since.
+   */
+  private reading(model: string): DepthReading | Promise<DepthReading> {
     const cached = this.depths.get(model);
-    if (cached && Date.now() - cached.at < (this.options.depthCacheMs ?? 250)) return cached.depth;
-    const depth = await this.options.store.queuedRequests(model);
-    this.depths.set(model, { depth, at: Date.now() });
-    return depth;
+    if (cached && Date.now() - cached.at < (this.options.depthCacheMs ?? 250)) return cached;
+    let pending = this.readings.get(model);
+    if (!pending) {
+      pending = this.options.store.queuedRequests(model).then(
+        (depth) => {
+          const reading = { depth, at: Date.now(), since: 0 };
+          this.depths.set(model, reading);
+          this.readings.delete(model);
+          return reading;
+        },
+        (error: unknown) => {
+          this.readings.delete(model);
+          throw error;
+        },
+      );
+      this.readings.set(model, pending);
+    }
+    return pending;
   }
 
   /** Jobs per second the live workers report finishing for this model. */
