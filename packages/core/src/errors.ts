@@ -52,6 +52,7 @@ export const ERROR_CATALOGUE = {
   WORKER_LOST: { status: 500, message: 'The workers running the job died or stalled more often than allowed; it was not finished.' },
   REQUEST_TIMEOUT: { status: 503, message: 'The request took longer than the server allows; retry it (with an Idempotency-Key for submits).' },
   REDIS_UNAVAILABLE: { status: 503, message: 'The job store is unreachable; retry shortly.' },
+  SUBMIT_OUTCOME_UNKNOWN: { status: 503, message: 'The job store stopped answering while the job was being stored: it may or may not exist. Retry with the same Idempotency-Key, or read details.job_id.' },
   OVERLOADED: { status: 503, message: 'This API process is at its bound of requests in flight; retry after the Retry-After delay.' },
   STORAGE_FULL: { status: 503, message: 'The job store (Redis) is out of memory: nothing was stored; retry after the Retry-After delay.' },
 } as const satisfies Record<string, { status: number; message: string }>;

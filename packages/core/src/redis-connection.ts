@@ -92,6 +92,20 @@ export function storageFull(cause: unknown): InferqError {
   return new InferqError('STORAGE_FULL', undefined, { retryAfterSeconds: STORAGE_FULL_RETRY_AFTER_SECONDS, cause });
 }
 
+/**
+ * Failures after which a write may or may not have been applied: the command was sent, then timed
+ * out or lost its connection before the reply. (A command refused before it was sent, with the
+ * offline queue off, fails with "Stream isn't writeable" instead: that one surely did nothing.)
+ */
+const OUTCOME_UNKNOWN_PATTERNS = [/Command timed out/i, /Connection is closed/i, /ECONNRESET|EPIPE/, /max retries per request/i];
+
+/** True when a write failed in a way that does not say whether Redis applied it. */
+export function isRedisOutcomeUnknownError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const text = `${error.name} ${error.message} ${(error as { code?: string }).code ?? ''}`;
+  return OUTCOME_UNKNOWN_PATTERNS.some((p) => p.test(text));
+}
+
 export function redisUnavailable(cause: unknown): InferqError {
   return new InferqError('REDIS_UNAVAILABLE', undefined, { retryAfterSeconds: 2, cause });
 }

@@ -16,6 +16,16 @@ return false`,
   1,
 );
 
+// Re-points a key only if it still names the job it named when read: of concurrent retries, one wins.
+const REPLACE_IDEMPOTENCY_KEY = new NamedCommand(
+  'inferqReplaceIdempotencyKey',
+  `local existing = redis.call('GET', KEYS[1])
+if existing and not string.find(existing, ARGV[1], 1, true) then return existing end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return false`,
+  1,
+);
+
 /**
  * Stores finished records, each only if the job has none yet (SET NX: a cancel, or an earlier
  * attempt of a retried bundle, wins), and publishes the stored ones, records included, in one
@@ -109,7 +119,7 @@ export class JobStore {
     private readonly redis: Redis,
     private readonly keys: Keyspace,
   ) {
-    for (const command of [CLAIM_IDEMPOTENCY_KEY, WRITE_FINISHED, COUNT_IN, COUNT_OUT, QUEUE_DEPTH]) command.define(redis);
+    for (const command of [CLAIM_IDEMPOTENCY_KEY, REPLACE_IDEMPOTENCY_KEY, WRITE_FINISHED, COUNT_IN, COUNT_OUT, QUEUE_DEPTH]) command.define(redis);
   }
 
   // ---- requests and their records ---------------------------------------------------------
@@ -227,6 +237,15 @@ export class JobStore {
   /** Claims the key for `record`; returns the record that already held it, if any. */
   async claimIdempotencyKey(tenant: string, key: string, record: IdempotencyRecord, ttlMs: number): Promise<IdempotencyRecord | undefined> {
     const existing = (await CLAIM_IDEMPOTENCY_KEY.run(this.redis, this.idempotencyKey(tenant, key), idempotencyRecordCodec.encode(record), ttlMs)) as string | null;
+    return existing ? idempotencyRecordCodec.decode(existing) : undefined;
+  }
+
+  /**
+   * Points a key at a new job if it still names `formerJobId` (a job that was never stored);
+   * returns the record it names instead when another call re-pointed it first.
+   */
+  async replaceIdempotencyKey(tenant: string, key: string, formerJobId: string, record: IdempotencyRecord, ttlMs: number): Promise<IdempotencyRecord | undefined> {
+    const existing = (await REPLACE_IDEMPOTENCY_KEY.run(this.redis, this.idempotencyKey(tenant, key), `"${formerJobId}"`, idempotencyRecordCodec.encode(record), ttlMs)) as string | null;
     return existing ? idempotencyRecordCodec.decode(existing) : undefined;
   }
 

@@ -4,7 +4,7 @@ import type { Config } from '@inferq/core/config';
 import { InferqError, type ErrorBody } from '@inferq/core/errors';
 import { newBundleId, parseJobId, tenantTag, type ParsedJobId } from '@inferq/core/job-id';
 import type { BundledRequest, BundlePayload, FinishedJobRecord, JobPayload, QueuePayload, RoutedBy, ShadowBundlePayload } from '@inferq/core/job-types';
-import { guardRedis, storageFull } from '@inferq/core/redis-connection';
+import { guardRedis, isRedisOutcomeUnknownError, storageFull } from '@inferq/core/redis-connection';
 import { probeImage } from '@inferq/inference/image-preprocess';
 import { validateModelInput } from '@inferq/inference/input-validation';
 import type { ModelManifest } from '@inferq/inference/manifest';
@@ -46,6 +46,23 @@ interface Prepared {
 
 /** One entry of a bulk submit's answer, in request order: the job, or why it was refused. */
 export type BulkItem = (SubmittedJob & { poll_url: string }) | { error: ErrorBody };
+
+/** A bundle add that was sent but not answered: its requests may or may not be queued. */
+class AddOutcomeUnknown extends Error {
+  constructor(cause: unknown) {
+    // Not the cause's message: guardRedis would read "Command timed out" in it as "not stored".
+    super('the queue add was sent but not answered', { cause });
+    this.name = 'AddOutcomeUnknown';
+  }
+}
+
+/** How long after its creation a job an Idempotency-Key names must still be readable, if it was ever stored. */
+const REPLAY_CHECK_WINDOW_MS = 10 * 60_000;
+/**
+ * How long an add sent before an outage may still reach Redis: ioredis' command timeout (5 s),
+ * its reconnects, and its sending unanswered commands again once reconnected, with a margin.
+ */
+const ADD_SETTLE_MS = 30_000;
 
 /** Sorted-key JSON, so two bodies that differ only in key order or spacing count as the same request. */
 function canonicalJson(value: unknown): string {
@@ -200,6 +217,8 @@ export class JobService {
         await queue.addBulk(entries);
       }
     } catch (error) {
+      // Sent but unanswered: the requests may be queued, so their count stays (it settles once the queue empties).
+      if (isRedisOutcomeUnknownError(error)) throw new AddOutcomeUnknown(error);
       await this.deps.admission.release(counters, count).catch(() => undefined);
       throw error;
     }
@@ -220,7 +239,16 @@ export class JobService {
     let claimed = false;
     try {
       if (idempotency) {
-        const previous = await guardRedis(() => store.claimIdempotencyKey(tenant, idempotency.key, { job, body_sha256: idempotency.bodySha256 }, config.idempotencyTtlSeconds * 1000));
+        const claim = { job, body_sha256: idempotency.bodySha256 };
+        let previous = await guardRedis(() => store.claimIdempotencyKey(tenant, idempotency.key, claim, config.idempotencyTtlSeconds * 1000));
+        // A key left by a submit whose outcome was unknown: its job may still arrive for a while
+        // (ioredis sends an unanswered add again once it reconnects); after that, one never stored is taken over.
+        if (previous && previous.body_sha256 === idempotency.bodySha256) {
+          const named = previous.job.job_id;
+          const state = await this.storedState(named, previous.job.created_at);
+          if (state === 'unsettled') throw outcomeUnknown(named, undefined);
+          if (state === 'never') previous = await guardRedis(() => store.replaceIdempotencyKey(tenant, idempotency.key, named, claim, config.idempotencyTtlSeconds * 1000));
+        }
         if (previous) {
           decided = true;
           slot.withdraw();
@@ -236,11 +264,28 @@ export class JobService {
       await guardRedis(() => slot.commit({ ...prepared.payload, id: slot.jobId, created_at: slot.createdAt }));
       return { job, created: true };
     } catch (error) {
+      if (error instanceof AddOutcomeUnknown) {
+        // The key keeps naming the job: a retry with it returns the job if it was stored, and queues it if not.
+        throw outcomeUnknown(slot.jobId, error.cause);
+      }
       if (!decided) slot.withdraw();
       // The key must not point at a job that was never enqueued: a retry should enqueue it.
       if (claimed && idempotency) await store.releaseIdempotencyKey(tenant, idempotency.key).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * Whether the job an Idempotency-Key names exists: 'stored' (queued or finished, or too old to
+   * tell from an expired one), 'never' (absent, and too late for a delayed add to arrive), or
+   * 'unsettled' (absent, but an add sent before an outage may still arrive).
+   */
+  private async storedState(jobId: string, createdAt: string): Promise<'stored' | 'never' | 'unsettled'> {
+    const age = Date.now() - Date.parse(createdAt);
+    const parsed = parseJobId(jobId);
+    if (!parsed || age > REPLAY_CHECK_WINDOW_MS) return 'stored';
+    if ((await guardRedis(() => this.deps.store.readRequest({ ...parsed, jobId }))) !== undefined) return 'stored';
+    return age < ADD_SETTLE_MS ? 'unsettled' : 'never';
   }
 
   /** Returns the job and whether this call created it (false: an idempotent replay). */
@@ -438,6 +483,14 @@ export class JobService {
       return record;
     });
   }
+}
+
+function outcomeUnknown(jobId: string, cause: unknown): InferqError {
+  return new InferqError('SUBMIT_OUTCOME_UNKNOWN', `the job store stopped answering while job ${jobId} was being stored: it may exist; retry with the same Idempotency-Key`, {
+    retryAfterSeconds: 5,
+    details: { job_id: jobId },
+    cause,
+  });
 }
 
 function notCancelable(status: FinishedJobRecord['status']): InferqError {
