@@ -3,7 +3,7 @@ import { InferqError } from '@inferq/core/errors';
 import type { BundledRequest, ChunkPayload, FinishedJobRecord, JobPayload, JobTimings, QueuePayload, ShadowBundlePayload, ShadowPayload } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
-import type { Redis } from '@inferq/core/redis-connection';
+import { isRedisOutOfMemoryError, type Redis } from '@inferq/core/redis-connection';
 import type { ImageLimits } from '@inferq/inference/image-preprocess';
 import type { RawTensor } from '@inferq/inference/tensor-codec';
 import type { JobStore } from '@inferq/jobs/job-store';
@@ -17,6 +17,8 @@ import type { VersionRunner } from './version-runner.ts';
 
 /** How long a job for a version that is loading (here or elsewhere) waits in the delayed set before it is taken again. */
 const VERSION_WAIT_MS = 1000;
+/** How long a bundle Redis had no memory to start waits before it is taken again. */
+const STORAGE_WAIT_MS = 2000;
 /** How often one worker sends a job back for a version only other workers have, before it gives up on it. */
 const MAX_DEFERRALS_FOR_ELSEWHERE = 30;
 
@@ -169,7 +171,7 @@ export class ModelWorker {
     }
     const carried = requestsOf(job);
     if (!carried) throw new InferqError('INVALID_REQUEST', `queue job ${job.id} is not a bundle inferq knows`);
-    return this.processBundle(job, carried.requests, carried.counters);
+    return this.processBundle(job, carried.requests, carried.counters, token);
   }
 
   /**
@@ -194,13 +196,21 @@ export class ModelWorker {
     return true;
   }
 
-  private async processBundle(job: Job<QueuePayload>, requests: BundledRequest[], counters: string[]): Promise<void> {
+  private async processBundle(job: Job<QueuePayload>, requests: BundledRequest[], counters: string[], token: string | undefined): Promise<void> {
     // Uncounted from the queue depth once, when first taken (not again after a crash or a retry).
     const firstTake = job.attemptsMade === 0 && !job.stalledCounter;
-    const done = await this.options.store.takeBundle(
-      requests.map((r) => r.id),
-      firstTake && counters.length > 0 ? { counters, count: requests.length } : undefined,
-    );
+    let done: boolean[];
+    try {
+      done = await this.options.store.takeBundle(
+        requests.map((r) => r.id),
+        firstTake && counters.length > 0 ? { counters, count: requests.length } : undefined,
+      );
+    } catch (error) {
+      // Redis is full: nothing was taken, so the bundle waits for memory without using an attempt.
+      if (!isRedisOutOfMemoryError(error) || token === undefined) throw error;
+      await job.moveToDelayed(Date.now() + STORAGE_WAIT_MS, token);
+      throw new DelayedError();
+    }
     if (!firstTake && this.options.announceMissed) {
       const finished = requests.filter((r, i) => done[i] && r.webhook);
       if (finished.length > 0) await this.options.announceMissed(finished);

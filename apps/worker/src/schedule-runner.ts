@@ -110,6 +110,7 @@ export class ScheduleRunner {
     const version = model && (schedule.version ? model.versions.find((v) => v.version === schedule.version) : await this.stableVersion(model));
     if (!version || version.state !== 'available' || !version.manifest) throw new UnrecoverableError(`model ${schedule.model} ${schedule.version ?? ''} is not available`);
     const files = await this.inputFiles(schedule.input);
+    log.info({ files: files.length, attempt: job.attemptsMade + 1 }, 'schedule tick started');
     const stamp = new Date(at).toISOString().replace(/[:.]/g, '-');
     // A tick run again (its worker was killed) picks up the batches its earlier attempt made.
     const batches: Record<string, string> = { ...((job.progress as TickProgress | undefined)?.batches ?? {}) };

@@ -30,10 +30,14 @@ return false`,
  * Stores finished records, each only if the job has none yet (SET NX: a cancel, or an earlier
  * attempt of a retried bundle, wins), and publishes the stored ones, records included, in one
  * message. KEYS: result keys; ARGV: channel, then (id, ttl ms, record) per key. Returns 1/0 per key.
+ * Flagged allow-oom: an accepted job's outcome is stored even when Redis is at maxmemory (the API
+ * admits no new job then, so what this adds is bounded by the work already accepted, and each
+ * finished bundle frees its payload), rather than lost.
  */
 const WRITE_FINISHED = new NamedCommand(
   'inferqWriteFinished',
-  `local lines = {}
+  `#!lua flags=allow-oom
+local lines = {}
 local written = {}
 for i = 1, #KEYS do
   local at = 2 + (i - 1) * 3

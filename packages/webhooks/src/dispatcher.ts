@@ -91,9 +91,10 @@ export class WebhookDispatcher {
         },
       });
     }
-    await this.options.log.open(entries);
-    if (jobs.length === 0) return [];
-    await this.options.queue.addBulk(
+    // The subscriptions are written last: a job counts as announced (DeliveryLog.announced) only once
+    // its deliveries are queued, so a worker killed in between leaves it to its bundle's retry.
+    await this.options.log.open(entries.map(({ subscription: _subscription, ...entry }) => entry));
+    if (jobs.length > 0) await this.options.queue.addBulk(
       jobs.map(({ data }) => ({
         name: data.event,
         data,
@@ -108,6 +109,8 @@ export class WebhookDispatcher {
         },
       })),
     );
+    const remembered = entries.filter((e) => e.subscription !== undefined);
+    if (remembered.length > 0) await this.options.log.open(remembered.map((e) => ({ ...e, deliveries: [] })));
     return jobs.map((j) => j.summary);
   }
 }
