@@ -329,7 +329,7 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
       const [model] = loadConfig({}, containerEnv(target.spec.template.spec.containers[0] as Container, base)).models;
       assert.ok(model);
       assert.ok((scaledObject.spec.maxReplicaCount ?? 0) >= 2);
-      // KEDA applies `fallback` to AverageValue triggers only.
+      // KEDA's fallback for a Value target divides by the ready pods and gives up at none; AverageValue works at any count.
       assert.ok(scaledObject.spec.fallback);
       for (const trigger of scaledObject.spec.triggers) {
         const where = `${scaledObject.metadata.name} trigger ${trigger.name ?? trigger.type}`;
