@@ -63,7 +63,8 @@ export function releaseOwnedProcess(child: ChildProcess): void {
 
 /** SIGKILL (or signal) to the watchdog, the command and anything the command started. */
 export function killOwnedProcessGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
-  if (child.pid === undefined) return;
+  // Once the watchdog has exited its group id may be reused: never signal it then.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
     process.kill(-child.pid, signal);
   } catch {

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import { killOwnedProcessGroup, spawnOwnedProcess } from './owner-watchdog.ts';
 
 export interface ServiceExit {
@@ -89,7 +90,10 @@ function isLogLine(line: string, msg: string): boolean {
 
 export function describeExit({ code, signal }: ServiceExit): string {
   if (signal) return `killed by ${signal}`;
-  return code === null ? 'could not be started' : `exit code ${code}`;
+  if (code === null) return 'could not be started';
+  // The watchdog's shell reports a service killed by signal n as exit code 128 + n.
+  const killedBy = code > 128 ? Object.entries(os.constants.signals).find(([, n]) => n === code - 128)?.[0] : undefined;
+  return killedBy ? `killed by ${killedBy}` : `exit code ${code}`;
 }
 
 /** Polls url until it answers 200; rejects after timeoutMs or when signal aborts. */
