@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { claimDataDir } from '../../scripts/lib/data-dir-owner.ts';
 import { freePort, startLocalRedis, type LocalRedis } from '../../scripts/lib/local-redis.ts';
 import { request, SAFE_TRANSACTION } from '../support/http.ts';
+import { exitedProcessPid } from '../support/processes.ts';
 import { REPO_ROOT, testModelDir } from '../support/services.ts';
 
 /** `npm start` as the tests run it: the launcher itself (no npm, no tsx CLI in between), so its pid is the owner's. */
@@ -46,11 +47,11 @@ function launch(env: Record<string, string>): Launcher {
   return launcher;
 }
 
-/** The private Redis URL the banner shows. */
-function redisUrlOf(launcher: Launcher): string {
-  const url = /private Redis (redis:\/\/\S+),/.exec(launcher.output())?.[1];
-  assert.ok(url, launcher.output());
-  return url;
+/** The API and private Redis URLs the banner shows. */
+function bannerUrls(launcher: Launcher): { api: string; redis: string } {
+  const [, api, redis] = /inferq is ready at (\S+) {2}\(private Redis (redis:\/\/\S+),/.exec(launcher.output()) ?? [];
+  assert.ok(api && redis, launcher.output());
+  return { api, redis };
 }
 
 /** Every redis-server whose working directory is dir (Redis chdirs into --dir), from /proc. */
@@ -107,11 +108,6 @@ async function eventually(check: () => boolean, timeoutMs = 60_000): Promise<boo
   return true;
 }
 
-function deadPid(): number {
-  const pid = spawnSync(process.execPath, ['-e', '']).pid;
-  assert.ok(pid);
-  return pid;
-}
 
 describe('npm start: its private Redis', { skip: !existsSync('/proc/self/cwd') && 'counts redis-server processes through /proc (Linux)' }, () => {
   let leftOver: LocalRedis | undefined;
@@ -159,7 +155,7 @@ describe('npm start: its private Redis', { skip: !existsSync('/proc/self/cwd') &
     const servers = redisServersIn(redisDir);
     assert.equal(servers.length, 1, `redis-servers on ${redisDir}: ${servers.join(' ')}`);
     assert.notEqual(servers[0], firstServer);
-    const secondBase = `http://127.0.0.1:${/inferq is ready at http:\/\/127\.0\.0\.1:(\d+)/.exec(second.output())?.[1]}`;
+    const secondBase = bannerUrls(second).api;
     for (const id of jobIds) {
       const job = await request(secondBase, 'GET', `/v1/jobs/${id}`);
       assert.equal(job.status, 200, `job ${id} survived the kill`);
@@ -183,13 +179,13 @@ describe('npm start: its private Redis', { skip: !existsSync('/proc/self/cwd') &
     assert.equal(redisServersIn(redisDir).length, 1);
 
     // Once the winner serves, the refusal also names its Redis.
-    const redisPort = new URL(redisUrlOf(winner)).port;
+    const redisPort = new URL(bannerUrls(winner).redis).port;
     const late = launch({ ...env, PORT: String(await freePort()) });
     assert.deepEqual(await late.outcome, { exit: 1 });
     assert.match(late.output(), new RegExp(`npm start \\(pid ${winner.pid}\\) of .*, whose redis-server \\(pid \\d+\\) listens on port ${redisPort}`));
     assert.match(late.output(), /INFERQ_DATA_DIR/);
     assert.equal(redisServersIn(redisDir).length, 1);
-    assert.equal((await request(`http://127.0.0.1:${/inferq is ready at http:\/\/127\.0\.0\.1:(\d+)/.exec(winner.output())?.[1]}`, 'GET', '/readyz')).status, 200, 'the winner still serves');
+    assert.equal((await request(bannerUrls(winner).api, 'GET', '/readyz')).status, 200, 'the winner still serves');
   });
 
   test('a Redis left running on the directory: stopped cleanly (data kept) if this checkout\'s, refused if another\'s', async () => {
@@ -199,7 +195,7 @@ describe('npm start: its private Redis', { skip: !existsSync('/proc/self/cwd') &
     await client.set('written-before', 'kept');
     client.disconnect();
     // Recorded as an earlier start whose launcher is gone would have left it.
-    const earlier = await claimDataDir(redisDir, { checkout: '/elsewhere/inferq', launcherPid: deadPid(), notice: () => undefined });
+    const earlier = await claimDataDir(redisDir, { checkout: '/elsewhere/inferq', launcherPid: exitedProcessPid(), notice: () => undefined });
     await earlier.update({ server: { pid: leftOver.pid, port: leftOver.port, runId: leftOver.runId } });
 
     const refused = launch(env);
@@ -215,7 +211,7 @@ describe('npm start: its private Redis', { skip: !existsSync('/proc/self/cwd') &
     const servers = redisServersIn(redisDir);
     assert.equal(servers.length, 1);
     assert.notEqual(servers[0], leftOver.pid);
-    const reader = new Redis(redisUrlOf(started));
+    const reader = new Redis(bannerUrls(started).redis);
     assert.equal(await reader.get('written-before'), 'kept', 'written to the AOF as it stopped, read back by the new server');
     reader.disconnect();
   });

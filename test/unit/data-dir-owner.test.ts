@@ -1,20 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { claimDataDir, DataDirInUseError } from '../../scripts/lib/data-dir-owner.ts';
+import { exitedProcessPid } from '../support/processes.ts';
 
 const CHECKOUT = '/srv/inferq';
 const quiet = () => undefined;
 
-/** The pid of a process that has already exited. */
-function deadPid(): number {
-  const pid = spawnSync(process.execPath, ['-e', '']).pid;
-  assert.ok(pid);
-  return pid;
-}
 
 describe('data directory ownership (owner.<n>.json)', () => {
   const sleepers: ChildProcess[] = [];
@@ -48,7 +43,7 @@ describe('data directory ownership (owner.<n>.json)', () => {
 
   test('a claim whose launcher is gone and that never recorded a server is taken over', async () => {
     const dir = freshDir();
-    await claimDataDir(dir, { checkout: CHECKOUT, launcherPid: deadPid(), notice: quiet });
+    await claimDataDir(dir, { checkout: CHECKOUT, launcherPid: exitedProcessPid(), notice: quiet });
     const next = await claimDataDir(dir, { checkout: CHECKOUT, launcherPid: liveLauncher(), notice: quiet });
     assert.equal(path.basename(next.file), 'owner.2.json');
     assert.deepEqual(readdirSync(dir), ['owner.2.json'], 'the stale claim is removed');
@@ -56,7 +51,7 @@ describe('data directory ownership (owner.<n>.json)', () => {
 
   test('a recorded server that no longer answers (its pid and port reused or free) does not hold the directory', async () => {
     const dir = freshDir();
-    const stale = await claimDataDir(dir, { checkout: '/elsewhere', launcherPid: deadPid(), notice: quiet });
+    const stale = await claimDataDir(dir, { checkout: '/elsewhere', launcherPid: exitedProcessPid(), notice: quiet });
     // A live pid and a port nobody listens on: run_id cannot match, so nothing is stopped or waited for.
     await stale.update({ server: { pid: liveLauncher(), port: 1, runId: 'f'.repeat(40) } });
     const next = await claimDataDir(dir, { checkout: CHECKOUT, launcherPid: liveLauncher(), notice: quiet });
