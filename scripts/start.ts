@@ -89,6 +89,8 @@ function banner(baseUrl: string): string {
 async function startPrivateRedis(dataDir: string): Promise<LocalRedis> {
   const claim = await claimDataDir(dataDir, { checkout: realpathSync(repoRoot) });
   dataDirClaim = claim;
+  // Stopping a left-over server can take a while; Ctrl-C meanwhile must not start a new one.
+  startup.signal.throwIfAborted();
   const server = await startLocalRedis({ dataDir, appendOnly: true, onSpawn: (watchdogPid) => void claim.update({ watchdogPid }).catch(() => undefined) });
   await claim.update({ server: { pid: server.pid, port: server.port, runId: server.runId } });
   return server;
