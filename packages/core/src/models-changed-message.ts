@@ -1,4 +1,5 @@
 import { parseJsonOrUndefined } from './parse-json.ts';
+
 /**
  * The message published on `Keyspace.modelsChangedChannel()`: a model version changed state on a
  * worker (`ready`, `failed`, `refused`, `unloaded`), or an operator asked for it to be unloaded
