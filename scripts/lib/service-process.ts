@@ -18,7 +18,7 @@ export interface ServiceProcess {
 
 export interface SpawnServiceOptions {
   name: string;
-  /** TypeScript entry point, run by this Node binary through tsx (no build step). */
+  /** Compiled entry point (apps/<name>/dist/main.js), run by this Node binary. */
   entry: string;
   cwd: string;
   env: NodeJS.ProcessEnv;
@@ -29,7 +29,7 @@ export interface SpawnServiceOptions {
  * that a terminal's Ctrl-C reaches only the supervisor, which then stops everything in order.
  */
 export function spawnService(options: SpawnServiceOptions): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', options.entry], {
+  const child = spawn(process.execPath, [options.entry], {
     cwd: options.cwd,
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
