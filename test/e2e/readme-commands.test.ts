@@ -33,7 +33,7 @@ const RUNS: { first: RegExp; expect: RegExp[]; errors?: string[]; files?: Record
   },
   { first: /^batch_id=\$\(curl/, expect: [/"status":"succeeded",.*"total":20,"succeeded":20,"failed":0/], files: { 'scores.ndjson': /^(\{"row":\d+,"id":"txn-\d{4}","result":\{"probability":[\d.e-]+,"label":"(legit|fraud)"\}\}\n){20}$/ } },
   { first: /^curl -s -X PUT localhost:3000\/v1\/schedules/, expect: [/"name":"nightly-scores"/, /"next_run_at":"\d{4}-/] },
-  { first: /^curl -s localhost:3000\/v1\/jobs -H 'content-type: application\/json' -d '\{\n  "model": "fraud-risk",\n  "features"/, expect: [/"status":"queued"/] },
+  { first: /^curl -s localhost:3000\/v1\/jobs -H 'content-type: application\/json' -d '\{\n {2}"model": "fraud-risk",\n {2}"features"/, expect: [/"status":"queued"/] },
 ];
 
 const matches = (block: string, first: RegExp) => first.test(block);

@@ -122,7 +122,7 @@ export const manifestSchema = z
     }
     if (m.preprocess) {
       const input = m.inputs.find((i) => i.name === m.preprocess?.input);
-      if (!input || input.shape.length !== 4 || input.shape[1] !== 3 || !['FP32'].includes(input.datatype)) {
+      if (input?.shape.length !== 4 || input.shape[1] !== 3 || !['FP32'].includes(input.datatype)) {
         ctx.addIssue({ code: 'custom', message: `preprocess.input ${m.preprocess.input} must be an FP32 input of shape [-1, 3, H, W]`, path: ['preprocess'] });
       } else if (m.inputs.length !== 1) {
         ctx.addIssue({ code: 'custom', message: 'image preprocessing needs a model with exactly one input', path: ['preprocess'] });
