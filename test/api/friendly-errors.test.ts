@@ -49,6 +49,13 @@ describe('bad input gets a clear 4xx with a stable code', () => {
     assert.equal((await json(columns)).error.details.feature, 'hour_of_day');
   });
 
+  test('GET /v1/models/{name} shows each version\'s feature ranges', async () => {
+    const { versions } = await json(await service.app.request('/v1/models/fraud-risk'));
+    for (const version of versions) assert.deepEqual(version.feature_ranges.hour_of_day, { min: 0, max: 23 });
+    const { versions: tensorOnly } = await json(await service.app.request('/v1/models/wide-mlp'));
+    assert.equal(tensorOnly[0].feature_ranges, null);
+  });
+
   test('features sent to an image model: 422 FEATURES_NOT_SUPPORTED saying it takes an image', async () => {
     const res = await submit({ model: 'textline-ocr', features: { x: 1 } });
     assert.equal(res.status, 422);
