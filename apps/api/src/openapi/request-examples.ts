@@ -5,8 +5,8 @@
  * test/e2e/openapi-examples.test.ts sends every one of them to a running API and worker.
  */
 
-/** A card transaction the demo fraud-risk model scores as legit. */
-const TRANSACTION = {
+/** A card transaction the demo fraud-risk model scores as legit (the tests' SAFE_TRANSACTION too). */
+export const TRANSACTION = {
   amount: 25,
   hour_of_day: 14,
   merchant_risk: 0.05,
