@@ -47,6 +47,38 @@ const WORKSPACES = ['apps', 'packages']
   .flatMap((root) => readdirSync(path.join(REPO_ROOT, root)).map((name) => `${root}/${name}/package.json`))
   .filter((manifest) => existsSync(path.join(REPO_ROOT, manifest)));
 
+describe('every workspace is built to dist/ and shipped', () => {
+  const readJson = (file: string) => JSON.parse(readFileSync(path.join(REPO_ROOT, file), 'utf8'));
+  const rootReferences = (readJson('tsconfig.build.json').references as { path: string }[]).map((r) => path.normalize(r.path));
+  const runtimeCopies = stage('runtime').filter((l) => /^COPY\s+--from=build\s/.test(l));
+
+  for (const manifest of WORKSPACES) {
+    const dir = path.dirname(manifest);
+    test(`${dir}: built by tsc -b, resolved to dist/ by default and to src/ under inferq-source, copied into the image`, () => {
+      const pkg = readJson(manifest) as { name: string; exports: Record<string, unknown>; dependencies?: Record<string, string> };
+      assert.ok(rootReferences.includes(path.join(dir, 'tsconfig.build.json')), `tsconfig.build.json references ${dir}/tsconfig.build.json`);
+      const build = readJson(path.join(dir, 'tsconfig.build.json')) as { extends: string; compilerOptions: { outDir: string; rootDir: string }; references?: { path: string }[] };
+      assert.equal(build.extends, '../../tsconfig.build-base.json');
+      assert.deepEqual([build.compilerOptions.rootDir, build.compilerOptions.outDir], ['src', 'dist']);
+      // Project references follow the workspace's own @inferq dependencies, so tsc builds them first.
+      const referenced = (build.references ?? []).map((r) => path.basename(path.dirname(path.resolve(REPO_ROOT, dir, r.path)))).sort();
+      const dependsOn = Object.keys(pkg.dependencies ?? {}).filter((d) => d.startsWith('@inferq/')).map((d) => d.slice('@inferq/'.length)).sort();
+      assert.deepEqual(referenced, dependsOn, `${dir}/tsconfig.build.json references its @inferq dependencies`);
+      for (const [subpath, target] of Object.entries(pkg.exports)) {
+        assert.equal(typeof target, 'object', `${pkg.name} exports ${subpath} by condition`);
+        const { 'inferq-source': source, default: compiled } = target as Record<string, string>;
+        assert.match(source ?? '', /^\.\/src\/.+\.ts$/, `${pkg.name} ${subpath}: inferq-source → ./src/*.ts`);
+        assert.equal(compiled, source?.replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '.js'), `${pkg.name} ${subpath}: default → the same file in ./dist, as .js`);
+        assert.equal(Object.keys(target as object)[0], 'inferq-source', 'the source condition comes first, or it never matches');
+      }
+      assert.ok(
+        runtimeCopies.some((l) => l === `COPY --from=build /app/${dir}/dist ${dir}/dist`),
+        `the Dockerfile's runtime stage copies ${dir}/dist`,
+      );
+    });
+  }
+});
+
 describe('the image and the compose file', () => {
   test('the Dockerfile installs production dependencies only, runs compiled code as a non-root user on a current Node LTS, with a healthcheck', () => {
     const runtime = stage('runtime');
