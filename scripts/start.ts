@@ -1,6 +1,6 @@
 /**
- * `npm start`: one API and one worker on this machine, plus a private Redis when REDIS_URL is
- * unset. Every other setting is read by the services themselves from the environment.
+ * `npm start`: one API and one worker on this machine (compiled: `npm start` builds first), plus
+ * a private Redis when REDIS_URL is unset. Every other setting is read by the services themselves from the environment.
  */
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
@@ -126,8 +126,8 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl };
   if (process.stdout.isTTY && env.INFERQ_LOG_PRETTY === undefined) env.INFERQ_LOG_PRETTY = 'true';
 
-  const api = spawnService({ name: 'api', entry: path.join(repoRoot, 'apps/api/src/main.ts'), cwd: repoRoot, env });
-  const worker = spawnService({ name: 'worker', entry: path.join(repoRoot, 'apps/worker/src/main.ts'), cwd: repoRoot, env });
+  const api = spawnService({ name: 'api', entry: path.join(repoRoot, 'apps/api/dist/main.js'), cwd: repoRoot, env });
+  const worker = spawnService({ name: 'worker', entry: path.join(repoRoot, 'apps/worker/dist/main.js'), cwd: repoRoot, env });
   services.push(api, worker);
   // Subscribed before any output can arrive, so the line cannot be missed.
   const workerStarted = worker.waitForLog('worker started');

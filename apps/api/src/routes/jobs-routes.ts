@@ -64,7 +64,9 @@ export function jobsRoutes(options: JobsRoutesOptions) {
       const items: (BulkItem | undefined)[] = parsed.map((p) =>
         p.success ? undefined : { error: { code: 'INVALID_REQUEST', message: p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') } },
       );
-      valid.forEach((v, i) => (items[v.index] = submitted[i]));
+      valid.forEach((v, i) => {
+        items[v.index] = submitted[i];
+      });
       return c.json({ jobs: items }, 202);
     })
     .get('/:id', async (c) => {

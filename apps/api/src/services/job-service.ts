@@ -194,7 +194,7 @@ export class JobService {
       await this.deps.admission.release(counters, count).catch(() => undefined);
       throw error;
     }
-    for (const bundle of bundles) for (const r of bundle.items) this.deps.metrics?.jobSubmitted(key.model, key.version);
+    for (const bundle of bundles) for (let i = 0; i < bundle.items.length; i++) this.deps.metrics?.jobSubmitted(key.model, key.version);
   }
 
   /**
