@@ -81,7 +81,8 @@ describe('Redis out of memory (maxmemory under noeviction)', () => {
   });
 
   test('a count taken back after a refused add is not refused itself', async () => {
-    admin ??= new Redis((redis ??= await startLocalRedis()).url);
+    redis ??= await startLocalRedis();
+    admin ??= new Redis(redis.url);
     const keys = new Keyspace('inferq');
     const store = new JobStore(admin, keys);
     const counter = keys.queuedRequests('oom-probe');
