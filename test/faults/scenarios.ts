@@ -40,6 +40,18 @@ export interface Scenario {
 
 const withHook = (receiver: Receiver) => (i: number) => ({ ...LIGHT, features: { ...SAFE_TRANSACTION, amount: 1 + (i % 5000) }, webhook: { url: receiver.url, events: ['job.succeeded', 'job.failed'] } });
 
+/** Runs `body` against a fresh cluster and a healthy webhook receiver, both stopped afterwards. */
+async function withClusterAndReceiver<T>(options: Parameters<typeof startCluster>[0], body: (cluster: Cluster, receiver: Receiver) => Promise<T>): Promise<T> {
+  const receiver = await Receiver.start();
+  const cluster = await startCluster(options);
+  try {
+    return await body(cluster, receiver);
+  } finally {
+    await cluster.stop();
+    await receiver.close();
+  }
+}
+
 /** Settles the accepted jobs, then waits (bounded) for their final webhooks; the common figures. */
 async function outcome(cluster: Cluster, tally: Tally, receiver: Receiver | undefined, scenario: string, recovery: number | null, extra: Record<string, unknown> = {}, webhookBoundMs = 30_000): Promise<Figures> {
   const settled = await settle(cluster.base, tally.accepted, SETTLE_BOUND_MS);
@@ -83,10 +95,8 @@ function workerKill(variant: 'short-locks' | 'default-locks'): Scenario {
       variant === 'short-locks'
         ? 'SIGKILL a worker under load, repeatedly (two workers, lock 2 s, stall check 1 s), each replaced at once'
         : 'SIGKILL a worker once under load with the default 30 s lock and stall check; the other serves on',
-    async run(profile) {
-      const receiver = await Receiver.start();
-      const cluster = await startCluster({ workers: 2, env: variant === 'short-locks' ? FAST_LOCKS : {}, workerEnv: { INFERQ_MODELS: 'fraud-risk' } });
-      try {
+    run(profile) {
+      return withClusterAndReceiver({ workers: 2, env: variant === 'short-locks' ? FAST_LOCKS : {}, workerEnv: { INFERQ_MODELS: 'fraud-risk' } }, async (cluster, receiver) => {
         const jobs = variant === 'short-locks' ? (profile === 'short' ? 1000 : 5000) : profile === 'short' ? 600 : 2000;
         const kills = variant === 'short-locks' ? (profile === 'short' ? 2 : 10) : 1;
         const tally = new Tally();
@@ -104,14 +114,11 @@ function workerKill(variant: 'short-locks' | 'default-locks'): Scenario {
         await load;
         const sinceKill = (Date.now() - lastKill) / 1000;
         // A delivery or bundle the victim held is taken over once its lock expires and a stall check sees it: up to twice the lock.
-        const figures = await outcome(cluster, tally, receiver, this.name, null, { kills }, variant === 'short-locks' ? 30_000 : 90_000);
+        const figures = await outcome(cluster, tally, receiver, `worker-sigkill-${variant}`, null, { kills }, variant === 'short-locks' ? 30_000 : 90_000);
         // From the last kill until every accepted job had settled.
         figures.recovery_s = round(sinceKill + Number(figures.settle_s));
         return figures;
-      } finally {
-        await cluster.stop();
-        await receiver.close();
-      }
+      });
     },
   };
 }
@@ -119,10 +126,8 @@ function workerKill(variant: 'short-locks' | 'default-locks'): Scenario {
 const rollingRestart: Scenario = {
   name: 'worker-sigterm-rolling',
   fault: 'SIGTERM rolling restart of both workers under continuous load',
-  async run(profile) {
-    const receiver = await Receiver.start();
-    const cluster = await startCluster({ workers: 2, workerEnv: { INFERQ_MODELS: 'fraud-risk' } });
-    try {
+  run(profile) {
+    return withClusterAndReceiver({ workers: 2, workerEnv: { INFERQ_MODELS: 'fraud-risk' } }, async (cluster, receiver) => {
       const tally = new Tally();
       const load = continuousLoad(cluster.base, 8, withHook(receiver), tally, 5);
       const rounds = profile === 'short' ? 1 : 3;
@@ -136,19 +141,14 @@ const rollingRestart: Scenario = {
       }
       await sleep(1000);
       await load.stop();
-      return await outcome(cluster, tally, receiver, this.name, null, { restarts: rounds * 2 });
-    } finally {
-      await cluster.stop();
-      await receiver.close();
-    }
+      return outcome(cluster, tally, receiver, 'worker-sigterm-rolling', null, { restarts: rounds * 2 });
+    });
   },
 };
 
 /** A Redis fault in the middle of continuous load: `inject` starts it, `heal` ends it. */
 async function redisFault(name: string, profile: Profile, options: { appendOnly: boolean; inject(cluster: Cluster): Promise<void>; heal(cluster: Cluster): Promise<void>; faultMs: number; during?: (cluster: Cluster) => Promise<Record<string, unknown>> }): Promise<Figures> {
-  const receiver = await Receiver.start();
-  const cluster = await startCluster({ workers: 2, appendOnly: options.appendOnly, env: FAST_LOCKS, workerEnv: { INFERQ_MODELS: 'fraud-risk' } });
-  try {
+  return withClusterAndReceiver({ workers: 2, appendOnly: options.appendOnly, env: FAST_LOCKS, workerEnv: { INFERQ_MODELS: 'fraud-risk' } }, async (cluster, receiver) => {
     const tally = new Tally();
     const load = continuousLoad(cluster.base, 8, withHook(receiver), tally, 5);
     await sleep(1500);
@@ -162,11 +162,8 @@ async function redisFault(name: string, profile: Profile, options: { appendOnly:
     await load.stop();
     // Submits answered SUBMIT_OUTCOME_UNKNOWN: how many of their jobs exist after all.
     const unknownStored = (await Promise.all(tally.unknown.map((id) => call(cluster.base, 'GET', `/v1/jobs/${id}`)))).filter((r) => r.status === 200).length;
-    return await outcome(cluster, tally, receiver, name, recovery, { outcome_unknown: tally.unknown.length, outcome_unknown_stored: unknownStored, ...observed });
-  } finally {
-    await cluster.stop();
-    await receiver.close();
-  }
+    return outcome(cluster, tally, receiver, name, recovery, { outcome_unknown: tally.unknown.length, outcome_unknown_stored: unknownStored, ...observed });
+  });
 }
 
 const redisKill: Scenario = {
