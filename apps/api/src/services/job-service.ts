@@ -65,6 +65,8 @@ const REPLAY_CHECK_WINDOW_MS = 10 * 60_000;
  * its reconnects, and its sending unanswered commands again once reconnected, with a margin.
  */
 const ADD_SETTLE_MS = 30_000;
+/** Before this, a replay does not look for the job: the submit that claimed the key may still be adding it (ioredis' command timeout, and a margin). */
+const ADD_IN_FLIGHT_MS = 6_000;
 
 /** What a bundle key names: requests that may share one queue job. */
 interface BundleKey {
@@ -275,14 +277,15 @@ export class JobService {
   }
 
   /**
-   * Whether the job an Idempotency-Key names exists: 'stored' (queued or finished, or too old to
-   * tell from an expired one), 'never' (absent, and too late for a delayed add to arrive), or
-   * 'unsettled' (absent, but an add sent before an outage may still arrive).
+   * Whether the job an Idempotency-Key names exists: 'stored' (queued or finished, too young to be
+   * looked for, or too old to tell from an expired one), 'never' (absent, and too late for a
+   * delayed add to arrive), or 'unsettled' (absent, but an add sent before an outage may still arrive).
    */
   private async storedState(jobId: string, createdAt: string): Promise<'stored' | 'never' | 'unsettled'> {
     const age = Date.now() - Date.parse(createdAt);
     const parsed = parseJobId(jobId);
-    if (!parsed || age > REPLAY_CHECK_WINDOW_MS) return 'stored';
+    // Younger than a command timeout: the submit that claimed the key may still be queuing it.
+    if (!parsed || age < ADD_IN_FLIGHT_MS || age > REPLAY_CHECK_WINDOW_MS) return 'stored';
     if ((await guardRedis(() => this.deps.store.readRequest({ ...parsed, jobId }))) !== undefined) return 'stored';
     return age < ADD_SETTLE_MS ? 'unsettled' : 'never';
   }
