@@ -13,6 +13,8 @@ import { requestLogger } from './middleware/request-logger.ts';
 import type { Observability } from './observability.ts';
 import type { WebhookProducer } from '@inferq/webhooks/webhook-service';
 import { deliveriesRoutes } from './routes/deliveries-routes.ts';
+import { eventsRoutes } from './routes/events-routes.ts';
+import type { EventHub } from './services/event-hub.ts';
 import { healthRoutes } from './routes/health-routes.ts';
 import type { ScheduleRegistry } from '@inferq/batch/schedule';
 import { batchesRoutes } from './routes/batches-routes.ts';
@@ -39,6 +41,8 @@ export interface AppDeps {
   webhooks: WebhookProducer;
   batches: BatchService;
   schedules: ScheduleRegistry;
+  /** Server-Sent Event streams: the hub that feeds them, and the heartbeat interval (ms). */
+  events: { hub: EventHub; heartbeatMs: number };
   limits: { maxBodyBytes: number; maxBatchBytes: number; maxTtlSeconds: number; maxLongPollSeconds: number; maxJobsPerBulk: number; requestTimeoutMs: number };
   /** /metrics, /openapi.json, /docs, /admin/queues, and the HTTP request metrics. */
   observability: Observability;
@@ -63,6 +67,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/models', modelsRoutes({ catalog: deps.catalog, routing: deps.routing }));
   app.route('/v1/jobs', jobsRoutes({ jobs: deps.jobs, ...deps.limits }));
   app.route('/v1/jobs', deliveriesRoutes({ jobs: deps.jobs, webhooks: deps.webhooks }));
+  app.route('/v1', eventsRoutes({ hub: deps.events.hub, heartbeatMs: deps.events.heartbeatMs, jobs: deps.jobs, batches: deps.batches }));
   app.route('/v1/batches', batchesRoutes({ batches: deps.batches, ...deps.limits }));
   app.route('/v1/schedules', schedulesRoutes({ schedules: deps.schedules, catalog: deps.catalog, maxBodyBytes: deps.limits.maxBodyBytes }));
   app.notFound((c) => handleError(new InferqError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), c));

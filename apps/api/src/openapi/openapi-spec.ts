@@ -126,6 +126,14 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
   // The query form is only read for raw uploads; JSON bodies carry the same options inside.
   const optionalQuery = (params: JsonSchema[]) => params.map((p) => ({ ...p, required: false }));
 
+  const lastEventId = {
+    name: 'Last-Event-ID',
+    in: 'header',
+    required: false,
+    description: 'Resume after this event: only later events are sent (204 when the client has already seen the final one).',
+    schema: { type: 'string', pattern: '^[0-9]+$' },
+  };
+  const eventStream = (description: string) => ({ 'text/event-stream': { schema: { type: 'string', description } } });
   const pub = { security: [] as unknown[] };
   const paths: Record<string, Record<string, Operation>> = {
     '/v1/jobs': {
@@ -186,6 +194,21 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         responses: { '200': ok('Canceled.', json(ref('schemas', 'Job'))), ...v1Errors(404, 409) },
       },
     },
+    '/v1/jobs/{id}/events': {
+      get: {
+        operationId: 'streamJobEvents',
+        tags: ['jobs'],
+        summary: "A job's state changes as Server-Sent Events",
+        description:
+          'The state at once, then each change until the final one: `event: queued` (`id: 1`), `running` (2), then `succeeded`, `failed` or `canceled` (3), each with the job as `GET /v1/jobs/{id}` returns it (a `Job`) as its `data`. Comment lines (`: heartbeat`) keep a quiet stream open. At most INFERQ_MAX_HELD_EVENT_STREAMS streams per API process: past it, 503 EVENT_STREAMS_FULL with Retry-After.',
+        parameters: [jobId, lastEventId],
+        responses: {
+          '200': ok('The event stream; it ends after the final state.', eventStream('Server-Sent Events whose data is a Job.')),
+          '204': ok('The client has already seen the final event: nothing more will come.'),
+          ...v1Errors(404),
+        },
+      },
+    },
     '/v1/jobs/{id}/deliveries': {
       get: {
         operationId: 'listJobDeliveries',
@@ -237,6 +260,21 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         summary: 'Cancel the chunks no worker has started',
         parameters: [batchId],
         responses: { '200': ok('Canceling: the rows not started report CANCELED.', json(ref('schemas', 'Batch'))), ...v1Errors(404, 409) },
+      },
+    },
+    '/v1/batches/{id}/events': {
+      get: {
+        operationId: 'streamBatchEvents',
+        tags: ['batches'],
+        summary: "A batch's progress as Server-Sent Events",
+        description:
+          'The state at once, then `event: progress` whenever the batch moves, then `succeeded`, `failed` or `canceled` at its end, each with the batch as `GET /v1/batches/{id}` returns it (a `Batch`: status, counts, percent) as its `data`. Event ids grow with the rows done, so a resumed stream sends the current state only if it is newer.',
+        parameters: [batchId, lastEventId],
+        responses: {
+          '200': ok('The event stream; it ends after the final state.', eventStream('Server-Sent Events whose data is a Batch.')),
+          '204': ok('The client has already seen the final event: nothing more will come.'),
+          ...v1Errors(404),
+        },
       },
     },
     '/v1/batches/{id}/results': {
