@@ -26,6 +26,7 @@ import type { JobService } from './services/job-service.ts';
 import type { ModelCatalog } from './services/model-catalog.ts';
 import type { RoutingService } from './routing/routing-service.ts';
 import { routingRoutes } from './routes/routing-routes.ts';
+import { v2Routes } from './routes/v2-routes.ts';
 import type { Keyspace } from '@inferq/core/keyspace';
 
 export interface AppDeps {
@@ -58,6 +59,17 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', requestDeadline({ timeoutMs: deps.limits.requestTimeoutMs, exempt: (method, path) => method === 'POST' && path === '/v1/batches' }));
   app.use('/v1/*', authenticate({ keyring: deps.keyring }));
   if (deps.rateLimit) app.use('/v1/*', rateLimit(deps.rateLimit));
+  // KServe V2: health probes open (like /healthz), the rest like /v1; inference is held for its
+  // result, bounded by its own wait (INFERQ_REQUEST_TIMEOUT_MS), not by the deadline.
+  const v2Probe = (path: string) => path.startsWith('/v2/health/');
+  app.use('/v2/*', requestDeadline({ timeoutMs: deps.limits.requestTimeoutMs, exempt: (method, path) => method === 'POST' && path.endsWith('/infer') }));
+  const v2Auth = authenticate({ keyring: deps.keyring });
+  // '/v2/*' also matches '/v2' (server metadata).
+  app.use('/v2/*', (c, next) => (v2Probe(c.req.path) ? next() : v2Auth(c, next)));
+  if (deps.rateLimit) {
+    const v2Limit = rateLimit(deps.rateLimit);
+    app.use('/v2/*', (c, next) => (v2Probe(c.req.path) ? next() : v2Limit(c, next)));
+  }
   app.use('/admin/*', authenticate({ keyring: deps.keyring }), requireScope('admin'));
   app.use('/v1/schedules/*', requireScope('admin'));
   // After the /admin guard, so /admin/queues is behind it; /metrics, /openapi.json and /docs are public.
@@ -69,6 +81,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/jobs', deliveriesRoutes({ jobs: deps.jobs, webhooks: deps.webhooks }));
   app.route('/v1', eventsRoutes({ hub: deps.events.hub, heartbeatMs: deps.events.heartbeatMs, jobs: deps.jobs, batches: deps.batches }));
   app.route('/v1/batches', batchesRoutes({ batches: deps.batches, ...deps.limits }));
+  app.route('/v2', v2Routes({ redis: deps.redis, catalog: deps.catalog, routing: deps.routing, jobs: deps.jobs, maxBodyBytes: deps.limits.maxBodyBytes, inferTimeoutMs: deps.limits.requestTimeoutMs }));
   app.route('/v1/schedules', schedulesRoutes({ schedules: deps.schedules, catalog: deps.catalog, maxBodyBytes: deps.limits.maxBodyBytes }));
   app.notFound((c) => handleError(new InferqError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), c));
   app.onError(handleError);
