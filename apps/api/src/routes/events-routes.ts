@@ -1,7 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { InferqError } from '@inferq/core/errors';
-import type { Logger } from '@inferq/core/logger';
 import { guardRedis } from '@inferq/core/redis-connection';
 import type { AppEnv } from '../app-env.ts';
 import { batchEventFeed } from '../services/batch-event-feed.ts';
@@ -49,7 +48,7 @@ async function streamFeed<V>(c: Context<AppEnv>, options: EventsRoutesOptions, f
     subscription.close();
     return c.body(null, 204);
   }
-  const logger: Logger | undefined = c.get('logger');
+  const log = c.get('log');
   c.header('X-Accel-Buffering', 'no');
   return streamSSE(c, async (stream) => {
     stream.onAbort(() => subscription.close());
@@ -76,7 +75,7 @@ async function streamFeed<V>(c: Context<AppEnv>, options: EventsRoutesOptions, f
       }
     } catch (error) {
       // The stream just ends; the client reconnects with Last-Event-ID and gets the error (a 404, a 503) as a response.
-      logger?.warn({ err: (error as Error).message }, 'event stream ended early');
+      log?.logger.warn({ err: (error as Error).message }, 'event stream ended early');
     } finally {
       subscription.close();
     }
