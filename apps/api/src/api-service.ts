@@ -16,6 +16,7 @@ import { createApp } from './app.ts';
 import { apiMetrics, createObservability } from './observability.ts';
 import { DEFAULT_TENANT, Keyring } from './auth/keyring.ts';
 import { CompletionListener } from './services/completion-listener.ts';
+import { EventHub } from './services/event-hub.ts';
 import { BatchService } from './services/batch-service.ts';
 import { Admission } from './services/admission.ts';
 import { JobService } from './services/job-service.ts';
@@ -24,7 +25,7 @@ import { RoutingService } from './routing/routing-service.ts';
 
 export interface ApiService {
   app: ReturnType<typeof createApp>;
-  /** Answers every held long-poll now, so a stopping server is not kept open for their full wait. */
+  /** Answers every held long-poll and ends every event stream now, so a stopping server is not kept open by them. */
   releaseLongPolls(): void;
   close(): Promise<void>;
 }
@@ -91,6 +92,8 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   const store = new JobStore(redis, keys);
   const metrics = apiMetrics({ catalog, store, queues, cacheMs: config.metricsCacheMs });
   const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger, config.maxHeldLongPolls);
+  // Connects on the first stream: a process nobody streams from holds no extra connection.
+  const events = new EventHub(createBlockingConnection(config.redisUrl, { lazyConnect: true }), keys, logger, config.maxHeldEventStreams);
   const webhooks = await createWebhookProducer({ config, redis, queueConnection: queueRedis, keys, logger });
   // Fair ordering between tenants: only meaningful with several tenants.
   const admission = new Admission({ store, keys, catalog, maxQueueDepth: config.maxQueueDepth, fair: !keyring.open });
@@ -120,17 +123,22 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
     webhooks,
     batches,
     schedules,
+    events: { hub: events, heartbeatMs: config.eventHeartbeatMs },
     limits: { maxBodyBytes: config.maxBodyBytes, maxBatchBytes: config.maxBatchBytes, maxJobsPerBulk: config.maxJobsPerBulk, requestTimeoutMs: config.requestTimeoutMs, maxTtlSeconds: config.maxResultTtlSeconds, maxLongPollSeconds: config.maxLongPollSeconds },
     observability: createObservability({ metrics, queues, webhookQueue: webhooks.queue, scheduleQueue, maxTtlSeconds: config.maxResultTtlSeconds, maxLongPollSeconds: config.maxLongPollSeconds }),
   });
   return {
     app,
-    releaseLongPolls: () => completions.releaseAll(),
+    releaseLongPolls: () => {
+      completions.releaseAll();
+      events.releaseAll();
+    },
     async close() {
       keyring.close();
       routing.close();
       await control.quit().catch(() => control.disconnect());
       await completions.close();
+      await events.close();
       await Promise.all([...queues.values(), scheduleQueue].map((q) => q.close()));
       await webhooks.close();
       await Promise.all([redis, queueRedis].map((c) => c.quit().catch(() => c.disconnect())));

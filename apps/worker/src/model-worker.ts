@@ -161,6 +161,7 @@ export class ModelWorker {
     // Uncounted from the queue depth once, when first taken (not again after a crash or a retry).
     const firstTake = job.attemptsMade === 0 && !job.stalledCounter;
     const done = await this.options.store.takeBundle(
+      String(job.id),
       requests.map((r) => r.id),
       firstTake && counters.length > 0 ? { counters, count: requests.length } : undefined,
     );

@@ -1,6 +1,7 @@
 import { encodeCompletion } from '@inferq/core/completion-message';
 import type { Keyspace } from '@inferq/core/keyspace';
 import { NamedCommand } from '@inferq/core/named-command';
+import { encodeProgress } from '@inferq/core/progress-message';
 import type { WebhookSubscription } from '@inferq/core/job-types';
 import type { Redis } from '@inferq/core/redis-connection';
 import type { BatchHash, BatchStatus, BatchView } from './batch-record.ts';
@@ -32,7 +33,8 @@ end`;
 
 /**
  * Records a chunk's result lines and counts them, once: a chunk retried after a crashed worker
- * finds its key already set and counts nothing. Returns -1 (batch gone), 0 (already recorded),
+ * finds its key already set and counts nothing. A recorded chunk is announced on the progress
+ * channel (ARGV[7], the batch id in ARGV[8]) for event streams. Returns -1 (batch gone), 0 (already recorded),
  * 1 (recorded), 2 (recorded, and it was the batch's last chunk), 3 (recorded, and the batch
  * passed another tenth of its rows).
  */
@@ -45,6 +47,7 @@ redis.call('HINCRBY', KEYS[1], 'failed', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'canceled', ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
 redis.call('HSETNX', KEYS[1], 'started_at', ARGV[6])
+redis.call('PUBLISH', ARGV[7], ARGV[8])
 ${finishIfComplete('ARGV[6]')}
 ${PROGRESS_STEP}
 return 1`,
@@ -52,13 +55,14 @@ return 1`,
 );
 
 /**
- * Called once every chunk is enqueued: fixes the totals, and finishes the batch if its chunks all
- * ran already. Until now no percentage could be known, so this may also be a progress step.
+ * Called once every chunk is enqueued: fixes the totals (announced on the progress channel,
+ * ARGV[4], with the batch id, ARGV[5]), and finishes the batch if its chunks all ran already. Until now no percentage could be known, so this may also be a progress step.
  */
 const CLOSE_INGEST = new NamedCommand(
   'inferqCloseIngest',
   `if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('HSET', KEYS[1], 'total', ARGV[1], 'chunks_total', ARGV[2], 'ingested_at', ARGV[3], 'status', 'queued')
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 ${finishIfComplete('ARGV[3]')}
 ${PROGRESS_STEP}
 return 1`,
@@ -105,7 +109,7 @@ export class BatchStore {
 
   /** Returns true when this call finished the batch. */
   async closeIngest(batchId: string, total: number, chunks: number): Promise<boolean> {
-    const outcome = (await CLOSE_INGEST.run(this.redis, this.keys.batch(batchId), total, chunks, Date.now())) as number;
+    const outcome = (await CLOSE_INGEST.run(this.redis, this.keys.batch(batchId), total, chunks, Date.now(), this.keys.progressChannel(), encodeProgress([batchId]))) as number;
     if (outcome === 2) await this.afterFinish(batchId, chunks);
     else if (outcome === 3) await this.emit(batchId, 'batch.progress');
     return outcome === 2;
@@ -114,7 +118,12 @@ export class BatchStore {
   async failIngest(batchId: string, error: { code: string; message: string }): Promise<void> {
     const key = this.keys.batch(batchId);
     const ttl = await this.redis.hget(key, 'ttl_ms');
-    await this.redis.multi().hset(key, 'status', 'failed', 'finished_at', String(Date.now()), 'error', JSON.stringify(error)).pexpire(key, Number(ttl ?? 3600_000)).exec();
+    await this.redis
+      .multi()
+      .hset(key, 'status', 'failed', 'finished_at', String(Date.now()), 'error', JSON.stringify(error))
+      .pexpire(key, Number(ttl ?? 3600_000))
+      .publish(this.keys.jobsFinishedChannel(), encodeCompletion([{ id: batchId }]))
+      .exec();
   }
 
   /** Returns 'finished' when this chunk was the batch's last. */
@@ -129,6 +138,8 @@ export class BatchStore {
       counts.failed,
       counts.canceled,
       Date.now(),
+      this.keys.progressChannel(),
+      encodeProgress([batchId]),
     )) as number;
     if (outcome === 2) {
       const chunks = Number(await this.redis.hget(this.keys.batch(batchId), 'chunks_total'));

@@ -53,6 +53,8 @@ export const ERROR_CATALOGUE = {
   INTERNAL: { status: 500, message: 'Something went wrong inside inferq.' },
   WORKER_LOST: { status: 500, message: 'The workers running the job died or stalled more often than allowed; it was not finished.' },
   REQUEST_TIMEOUT: { status: 503, message: 'The request took longer than the server allows; retry it (with an Idempotency-Key for submits).' },
+  WAIT_NOT_HELD: { status: 503, message: 'The API process holds as many waiting requests as it may; the job was queued and goes on: read it at /v1/jobs/{id}.' },
+  EVENT_STREAMS_FULL: { status: 503, message: 'The API process holds as many event streams as it may; retry after the Retry-After delay.' },
   REDIS_UNAVAILABLE: { status: 503, message: 'The job store is unreachable; retry shortly.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -72,6 +72,15 @@ export class Keyspace {
     return `${this.prefix}:jobs-finished`;
   }
 
+  /**
+   * Published when something moves short of its end (see progress-message.ts): a bundle a worker
+   * took (every request in it is running) or a batch that recorded a chunk or closed its ingest.
+   * Only API processes holding event streams subscribe.
+   */
+  progressChannel(): string {
+    return `${this.prefix}:progress`;
+  }
+
   /** The BullMQ queue of webhook deliveries: one queue for every model, apart from inference. */
   webhookQueue(): string {
     return 'webhooks';

@@ -2,6 +2,7 @@ import type { ParsedJobId } from '@inferq/core/job-id';
 import type { BundledRequest, BundlePayload, FinishedJobRecord } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
 import { NamedCommand } from '@inferq/core/named-command';
+import { encodeProgress } from '@inferq/core/progress-message';
 import type { Redis } from '@inferq/core/redis-connection';
 import { finishedRecordCodec } from './job-codecs.ts';
 
@@ -160,11 +161,13 @@ export class JobStore {
   /**
    * Called as a worker starts a bundle: which of its requests already have a record (canceled,
    * or finished by an earlier attempt), and, on the bundle's first take, uncounts its requests
-   * from the counters they were admitted in. One round trip.
+   * from the counters they were admitted in. Also announces that the bundle's requests are running
+   * (one PUBLISH of the bundle id, for event streams). One round trip.
    */
-  async takeBundle(requestIds: readonly string[], uncount?: { counters: readonly string[]; count: number }): Promise<boolean[]> {
+  async takeBundle(bundleId: string, requestIds: readonly string[], uncount?: { counters: readonly string[]; count: number }): Promise<boolean[]> {
     const pipeline = this.redis.pipeline().mget(requestIds.map((id) => this.keys.result(id)));
     for (const counter of uncount?.counters ?? []) pipeline.decrby(counter, uncount?.count ?? 0);
+    pipeline.publish(this.keys.progressChannel(), encodeProgress([bundleId]));
     const replies = (await pipeline.exec()) ?? [];
     const [error, values] = replies[0] ?? [new Error('no reply')];
     if (error) throw error;

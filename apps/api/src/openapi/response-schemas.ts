@@ -186,3 +186,25 @@ export const readinessSchema = z.object({
   models: z.number().int(),
   auth: z.string().optional(),
 });
+
+// KServe V2 / Open Inference Protocol answers (specification/protocol/inference_rest.md).
+export const v2ErrorSchema = z.object({ error: z.string().meta({ description: 'What went wrong; the stable code is in the inferq-error-code header.' }) });
+export const v2LiveSchema = z.object({ live: z.boolean() });
+export const v2ServerReadySchema = z.object({ ready: z.boolean() });
+export const v2ModelReadySchema = z.object({ name: z.string(), ready: z.boolean() });
+export const v2ServerMetadataSchema = z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) });
+const v2TensorMetadata = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number().int()) });
+export const v2ModelMetadataSchema = z.object({
+  name: z.string(),
+  versions: z.array(z.string()),
+  platform: z.string(),
+  inputs: z.array(v2TensorMetadata),
+  outputs: z.array(v2TensorMetadata),
+});
+export const v2InferenceResponseSchema = z.object({
+  model_name: z.string(),
+  model_version: z.string(),
+  id: z.string().optional().meta({ description: "The request's id, when it had one." }),
+  parameters: z.object({ job_id: z.string().meta({ description: 'The inferq job that answered (GET /v1/jobs/{id} reads it).' }) }),
+  outputs: z.array(z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number().int()), data: z.array(z.unknown()) })),
+});

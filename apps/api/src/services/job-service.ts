@@ -369,8 +369,8 @@ export class JobService {
     }
   }
 
-  /** The finished record a completion notice carried, or (a notice without one) as read from Redis. */
-  private async finishedFromNotice(jobId: string, tenant: string, record: string | undefined): Promise<FinishedJobRecord | undefined> {
+  /** The finished record a completion notice carried, or (a notice without one) as read from Redis; another tenant's is a 404. */
+  async finishedFromNotice(jobId: string, tenant: string, record: string | undefined): Promise<FinishedJobRecord | undefined> {
     const finished = record === undefined ? await guardRedis(() => this.deps.store.readFinished(jobId)) : finishedRecordCodec.decode(record);
     return finished ? this.owned(finished, tenant) : undefined;
   }
