@@ -4,11 +4,12 @@ import { InferencePool } from '@inferq/inference/inference-pool';
 import type { ModelManifest } from '@inferq/inference/manifest';
 import type { ModelVersionEntry } from '@inferq/inference/model-repository';
 import { ResultBuilder } from '@inferq/inference/postprocess';
+import type { ThreadPolicy } from '@inferq/inference/thread-policy';
 import { allocate, ortTypeOf, type RawTensor } from '@inferq/inference/tensor-codec';
 
 export interface VersionRunnerOptions {
   threads: number;
-  intraOpThreads: number;
+  policy: ThreadPolicy;
   executionProviders: string[];
   logger: Logger;
   /** Told of every successful `session.run` (rows, milliseconds), for metrics. */
@@ -46,7 +47,7 @@ export class VersionRunner {
     const pool = await InferencePool.start({
       modelPath: artifactPath,
       threads: options.threads,
-      intraOpThreads: options.intraOpThreads,
+      policy: options.policy,
       executionProviders: options.executionProviders,
       warmupFeeds: warmupFeeds(manifest),
       onIdle: () => batcher?.pump(),
