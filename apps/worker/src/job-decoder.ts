@@ -3,11 +3,11 @@ import type { QueuedTensor } from '@inferq/core/tensor';
 import { preprocessImage, widthBucket, type ImageLimits } from '@inferq/inference/image-preprocess';
 import { unpackQueuedInputs } from '@inferq/inference/input-validation';
 import type { ItemNotes } from '@inferq/inference/postprocess';
-import type { RawTensor } from '@inferq/inference/tensor-codec';
+import type { BatchPart } from '@inferq/inference/tensor-codec';
 import type { VersionRunner } from './version-runner.ts';
 
 export interface DecodedJob {
-  feeds: Record<string, RawTensor>;
+  feeds: Record<string, BatchPart>;
   rows: number;
   /** Jobs share a batch only with jobs of the same key. */
   batchKey: string;
