@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/thread-policy.ts [--seconds=4] [--rounds=3] [--main-ms=0.5] [--only=label,...]`
+ * `npx tsx bench/thread-policy.ts [--seconds=4] [--rounds=3] [--main-ms=0.5] [--only='raw|old default|all cores, nice +10|...']`
  *
  * Picks the inference thread policy by measurement: wide-mlp 64-row batches through an
  * InferencePool with each candidate policy, while the main thread does what a worker's does per
@@ -23,7 +23,8 @@ const arg = (name: string, fallback: string) => process.argv.find((a) => a.start
 const seconds = Number(arg('seconds', '4'));
 const rounds = Number(arg('rounds', '3'));
 const mainMs = Number(arg('main-ms', '0.5'));
-const only = arg('only', '').split(',').filter(Boolean);
+const only = arg('only', '').split('|').map((o) => o.trim()).filter(Boolean);
+const withRaw = only.length === 0 || only.includes('raw');
 
 const cores = os.availableParallelism();
 const served = servedVersion('wide-mlp');
@@ -41,12 +42,13 @@ const candidates: Candidate[] = [
   { label: 'old default: 1 thread, cores-1 intra-op', threads: 1, policy: { intraOpThreads: Math.max(1, cores - 1) } },
   { label: 'all cores', threads: 1, policy: { intraOpThreads: cores } },
   { label: 'all cores, spinning', threads: 1, policy: { intraOpThreads: cores, spinning: true } },
+  { label: 'all cores, nice +5', threads: 1, policy: { intraOpThreads: cores, niceIncrement: 5 } },
   { label: 'all cores, nice +10', threads: 1, policy: { intraOpThreads: cores, niceIncrement: 10 } },
   { label: 'all cores, dynamic blocks 4', threads: 1, policy: { intraOpThreads: cores, dynamicBlockBase: 4 } },
   { label: 'all cores, nice +10, dynamic blocks 4', threads: 1, policy: { intraOpThreads: cores, niceIncrement: 10, dynamicBlockBase: 4 } },
   { label: `${cores} threads × 1 intra-op`, threads: cores, policy: { intraOpThreads: 1 } },
   { label: `${cores} threads × 1 intra-op, nice +10`, threads: cores, policy: { intraOpThreads: 1, niceIncrement: 10 } },
-].filter((c) => only.length === 0 || only.some((o) => c.label.includes(o)));
+].filter((c) => only.length === 0 || only.some((o) => c.label === o || c.label.startsWith(`${o}:`)));
 
 const spin = (ms: number) => {
   const until = performance.now() + ms;
@@ -148,7 +150,7 @@ const record = (label: string, sample: Sample) => {
 };
 for (let r = 0; r < rounds; r++) {
   process.stderr.write(`round ${r + 1} of ${rounds}\n`);
-  if (only.length === 0) for (const raw of raws) record(raw.label, await measureRaw(raw.options));
+  if (withRaw) for (const raw of raws) record(raw.label, await measureRaw(raw.options));
   for (const candidate of candidates) record(candidate.label, await measurePool(candidate));
 }
 

@@ -28,7 +28,8 @@ export async function decodeJob(data: { inputs: QueuedTensor[]; image?: string }
   const preprocess = runner.manifest.preprocess;
   if (data.image !== undefined) {
     if (!preprocess) throw new InferqError('IMAGE_NOT_SUPPORTED');
-    const image = await preprocessImage(Buffer.from(data.image, 'base64'), preprocess, limits.imageLimits);
+    // On the version's image threads: the event loop only hands over the queued base64 string.
+    const image = runner.images ? await runner.images.preprocess(data.image, preprocess, limits.imageLimits) : await preprocessImage(Buffer.from(data.image, 'base64'), preprocess, limits.imageLimits);
     const width = image.tensor.dims[3] as number;
     return {
       feeds: { [preprocess.input]: image.tensor },

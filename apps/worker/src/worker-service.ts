@@ -130,6 +130,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
           dynamicBlockBase: config.intraOpDynamicBlockBase,
           niceIncrement: config.inferenceNice,
         },
+        imageThreads: config.resolvedImageThreads,
         executionProviders: config.executionProviders,
         logger: log,
         onRun: inferenceRunObserver(metrics, entry.name, entry.version),

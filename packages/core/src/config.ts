@@ -39,6 +39,7 @@ export const CONFIG_SPEC = {
   intraOpThreads: { env: 'INFERQ_INTRA_OP_THREADS', default: '0', doc: 'onnxruntime intra-op threads per session; 0 = cores / inference threads, at least 1: the model gets every core the event loop does not use (see INFERQ_INFERENCE_NICE).' },
   intraOpSpinning: { env: 'INFERQ_INTRA_OP_SPINNING', default: 'false', doc: 'Whether idle intra-op threads spin-wait for work (onnxruntime session.intra_op.allow_spinning) instead of sleeping; spinning burns the cores the event loop needs between runs.' },
   intraOpDynamicBlockBase: { env: 'INFERQ_INTRA_OP_DYNAMIC_BLOCK_BASE', default: '0', doc: 'onnxruntime session.dynamic_block_base: cut parallel loops into shrinking blocks so a preempted intra-op thread delays its operator less; 0: the static split.' },
+  imageThreads: { env: 'INFERQ_IMAGE_THREADS', default: '0', doc: 'Threads per image model version that decode, resize and normalise images (libvips works on many images in each); 0 = half the cores, at least 1, at most 4.' },
   inferenceNice: { env: 'INFERQ_INFERENCE_NICE', default: '10', doc: 'Added to the nice value of inference threads and their intra-op threads (Linux), so the kernel runs the worker\'s event loop first whenever it has work and the model on every core otherwise; 0: same priority as the event loop.' },
   executionProviders: { env: 'INFERQ_EXECUTION_PROVIDERS', default: 'cpu', doc: 'Ordered execution providers, e.g. cuda,cpu; an unavailable one is skipped with a warning.' },
   batchConcurrencyFactor: { env: 'INFERQ_BATCH_CONCURRENCY_FACTOR', default: '2', doc: 'Jobs a worker keeps in flight per model, as a multiple of max_batch_size × inference threads.' },
@@ -116,6 +117,7 @@ const configSchema = z.object({
   intraOpSpinning: bool,
   intraOpDynamicBlockBase: intIn(0, 64),
   inferenceNice: intIn(0, 19),
+  imageThreads: intIn(0, 64),
   executionProviders: csv.pipe(z.array(z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu'])).min(1)),
   batchConcurrencyFactor: intIn(1, 64),
   shutdownTimeoutMs: intIn(0, 3_600_000),
@@ -150,6 +152,8 @@ const configSchema = z.object({
 export type Config = z.infer<typeof configSchema> & {
   /** intraOpThreads with 0 resolved against this machine's cores. */
   resolvedIntraOpThreads: number;
+  /** imageThreads with 0 resolved against this machine's cores. */
+  resolvedImageThreads: number;
 };
 
 export class ConfigError extends Error {
@@ -186,5 +190,6 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     // Every core: the inference threads' lower priority (inferenceNice), not a core left idle,
     // keeps the event loop responsive. bench/thread-policy.ts measures the choice.
     resolvedIntraOpThreads: config.intraOpThreads || Math.max(1, Math.floor(cores / config.inferenceThreads)),
+    resolvedImageThreads: config.imageThreads || Math.min(4, Math.max(1, Math.floor(cores / 2))),
   };
 }
