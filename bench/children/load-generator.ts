@@ -1,11 +1,12 @@
 /**
  * The load generator, run as its own process (`node --import tsx`) so that its CPU and event
- * loop are not the measured processes'. Reads one LoadPlan (JSON, argv[2]) and prints one
+ * loop are not the measured processes'. Reads one LoadPlan (JSON, argv[2], or @<file>) and prints one
  * LoadResult as its last stdout line.
  *
  * node:http with a keep-alive agent rather than fetch: it costs less CPU per request, and on a
  * 2-core machine every cycle the client spends is taken from the API, worker and Redis.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { summarize, type Summary } from '../lib/stats.ts';
@@ -65,7 +66,9 @@ interface Reply {
   retryAfterSeconds: number;
 }
 
-const plan = JSON.parse(process.argv[2] ?? '{}') as LoadPlan;
+const planArg = process.argv[2] ?? '{}';
+// "@<file>": a plan too large for argv (bench/lib/load.ts).
+const plan = JSON.parse(planArg.startsWith('@') ? readFileSync(planArg.slice(1), 'utf8') : planArg) as LoadPlan;
 const target = new URL(plan.baseUrl);
 const sockets = plan.mode === 'closed' ? (plan.concurrency ?? 1) : (plan.maxInFlight ?? 1000);
 // Idle sockets are dropped before the server's 5 s keep-alive timeout would close them under a
