@@ -6,6 +6,7 @@ import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
 import type { ImageLimits } from '@inferq/inference/image-preprocess';
 import type { RawTensor } from '@inferq/inference/tensor-codec';
+import { finishedRecord } from '@inferq/jobs/finished-record';
 import type { JobStore } from '@inferq/jobs/job-store';
 import type { ChunkRunner } from './chunk-runner.ts';
 import type { HealthRecorder } from './health-recorder.ts';
@@ -321,25 +322,25 @@ export class ModelWorker {
   }
 
   private finish(job: Job<QueuePayload>, request: BundledRequest, finish: Finish): Promise<void> {
-    const now = Date.now();
-    const ttlMs = request.ttl_ms;
-    const record: FinishedJobRecord = {
-      job_id: request.id,
-      status: finish.status,
-      model: this.options.model,
-      model_version: finish.version ?? job.name,
-      created_at: new Date(request.created_at).toISOString(),
-      started_at: finish.startedAt === null ? null : new Date(finish.startedAt).toISOString(),
-      finished_at: new Date(now).toISOString(),
-      timings: finish.timings ?? null,
-      batch_size: finish.batchSize ?? null,
-      ...(finish.fallbackFrom ? { routed_by: 'fallback' as const, fallback_from: finish.fallbackFrom } : request.routed_by ? { routed_by: request.routed_by } : {}),
-      ...(finish.result !== undefined ? { result: finish.result } : {}),
-      ...(finish.error ? { error: finish.error.toBody() } : {}),
-      ...(request.metadata ? { metadata: request.metadata } : {}),
-      ...(request.tenant ? { tenant: request.tenant } : {}),
-      expires_at: new Date(now + ttlMs).toISOString(),
-    };
+    const { record, ttlMs } = finishedRecord(
+      {
+        jobId: request.id,
+        status: finish.status,
+        model: this.options.model,
+        version: finish.version ?? job.name,
+        createdAt: request.created_at,
+        startedAt: finish.startedAt,
+        ...(finish.timings ? { timings: finish.timings } : {}),
+        ...(finish.batchSize !== undefined ? { batchSize: finish.batchSize } : {}),
+        ...(request.routed_by ? { routedBy: request.routed_by } : {}),
+        ...(finish.fallbackFrom ? { fallbackFrom: finish.fallbackFrom } : {}),
+        ...(finish.result !== undefined ? { result: finish.result } : {}),
+        ...(finish.error ? { error: finish.error.toBody() } : {}),
+        ...(request.metadata ? { metadata: request.metadata } : {}),
+        ...(request.tenant ? { tenant: request.tenant } : {}),
+      },
+      request.ttl_ms,
+    );
     // The webhook travels with the record so it is announced only if the record is stored.
     return this.options.resultWriter.write(record, ttlMs, request.webhook);
   }

@@ -17,7 +17,7 @@ export const ERROR_CATALOGUE = {
   SCHEDULE_NOT_FOUND: { status: 404, message: 'No schedule with this name exists.' },
   MODEL_NOT_FOUND: { status: 404, message: 'No model with this name is in the repository.' },
   MODEL_VERSION_NOT_FOUND: { status: 404, message: 'The model has no such version.' },
-  JOB_NOT_CANCELABLE: { status: 409, message: 'The job is already running or finished and cannot be canceled.' },
+  JOB_NOT_CANCELABLE: { status: 409, message: 'The job has already finished and cannot be canceled.' },
   JOB_NOT_FINISHED: { status: 409, message: 'The job has not finished yet, so it has no final event to deliver.' },
   WEBHOOK_NOT_CONFIGURED: { status: 409, message: 'The job names no webhook that subscribes to its final event.' },
   BATCH_NOT_FINISHED: { status: 409, message: 'The batch is still running; its results can be read once it has finished.' },

@@ -181,7 +181,7 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
       delete: {
         operationId: 'cancelJob',
         tags: ['jobs'],
-        summary: 'Cancel a queued job',
+        summary: 'Cancel a queued or running job (its result, if it finishes later, is discarded)',
         parameters: [jobId],
         responses: { '200': ok('Canceled.', json(ref('schemas', 'Job'))), ...v1Errors(404, 409) },
       },
