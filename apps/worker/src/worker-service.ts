@@ -124,7 +124,13 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
     try {
       const runner = await VersionRunner.load(entry, {
         threads: config.inferenceThreads,
-        intraOpThreads: config.resolvedIntraOpThreads,
+        policy: {
+          intraOpThreads: config.resolvedIntraOpThreads,
+          spinning: config.intraOpSpinning,
+          dynamicBlockBase: config.intraOpDynamicBlockBase,
+          niceIncrement: config.inferenceNice,
+        },
+        imageThreads: config.resolvedImageThreads,
         executionProviders: config.executionProviders,
         logger: log,
         onRun: inferenceRunObserver(metrics, entry.name, entry.version),
@@ -134,7 +140,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
       loaded.set(entry.version, runner);
       runners.push(runner);
       await heartbeat.set({ model: entry.name, version: entry.version, state: 'ready', provider: runner.pool.provider, threads: runner.pool.size });
-      log.info({ provider: runner.pool.provider, threads: runner.pool.size, intra_op_threads: config.resolvedIntraOpThreads }, 'model version ready');
+      log.info({ provider: runner.pool.provider, threads: runner.pool.size, intra_op_threads: config.resolvedIntraOpThreads, inference_nice: config.inferenceNice }, 'model version ready');
       ensureModelWorker(entry.name, loaded);
       return true;
     } catch (error) {

@@ -39,7 +39,11 @@ export const CONFIG_SPEC = {
   lockDurationMs: { env: 'INFERQ_LOCK_DURATION_MS', default: '30000', doc: 'Job lock time; a worker that stops renewing it (killed) loses its jobs to others after this long.' },
   stalledIntervalMs: { env: 'INFERQ_STALLED_INTERVAL_MS', default: '30000', doc: 'How often workers look for jobs whose lock expired.' },
   inferenceThreads: { env: 'INFERQ_INFERENCE_THREADS', default: '1', doc: 'Inference threads per model version in a worker (one onnxruntime session each).' },
-  intraOpThreads: { env: 'INFERQ_INTRA_OP_THREADS', default: '0', doc: 'onnxruntime intra-op threads per session; 0 = (cores - 1) / inference threads, at least 1: one core stays free for the worker\'s own event loop and Redis I/O.' },
+  intraOpThreads: { env: 'INFERQ_INTRA_OP_THREADS', default: '0', doc: 'onnxruntime intra-op threads per session; 0 = cores / inference threads, at least 1: the model gets every core the event loop does not use (see INFERQ_INFERENCE_NICE).' },
+  intraOpSpinning: { env: 'INFERQ_INTRA_OP_SPINNING', default: 'false', doc: 'Whether idle intra-op threads spin-wait for work (onnxruntime session.intra_op.allow_spinning) instead of sleeping; spinning burns the cores the event loop needs between runs.' },
+  intraOpDynamicBlockBase: { env: 'INFERQ_INTRA_OP_DYNAMIC_BLOCK_BASE', default: '0', doc: 'onnxruntime session.dynamic_block_base: cut parallel loops into shrinking blocks so a preempted intra-op thread delays its operator less; 0: the static split.' },
+  imageThreads: { env: 'INFERQ_IMAGE_THREADS', default: '0', doc: 'Threads per image model version that decode, resize and normalise images (libvips works on many images in each); 0 = half the cores, at least 1, at most 4.' },
+  inferenceNice: { env: 'INFERQ_INFERENCE_NICE', default: '10', doc: 'Added to the nice value of inference threads and their intra-op threads (Linux), so the kernel runs the worker\'s event loop first whenever it has work and the model on every core otherwise; 0: same priority as the event loop.' },
   executionProviders: { env: 'INFERQ_EXECUTION_PROVIDERS', default: 'cpu', doc: 'Ordered execution providers, e.g. cuda,cpu; an unavailable one is skipped with a warning.' },
   batchConcurrencyFactor: { env: 'INFERQ_BATCH_CONCURRENCY_FACTOR', default: '2', doc: 'Jobs a worker keeps in flight per model, as a multiple of max_batch_size × inference threads.' },
   shutdownTimeoutMs: { env: 'INFERQ_SHUTDOWN_TIMEOUT_MS', default: '30000', doc: 'On SIGTERM, how long in-flight batches may take before the process exits anyway.' },
@@ -118,6 +122,10 @@ const configSchema = z.object({
   stalledIntervalMs: intIn(500, 3_600_000),
   inferenceThreads: intIn(1, 256),
   intraOpThreads: intIn(0, 256),
+  intraOpSpinning: bool,
+  intraOpDynamicBlockBase: intIn(0, 64),
+  inferenceNice: intIn(0, 19),
+  imageThreads: intIn(0, 64),
   executionProviders: csv.pipe(z.array(z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu'])).min(1)),
   batchConcurrencyFactor: intIn(1, 64),
   shutdownTimeoutMs: intIn(0, 3_600_000),
@@ -152,6 +160,8 @@ const configSchema = z.object({
 export type Config = z.infer<typeof configSchema> & {
   /** intraOpThreads with 0 resolved against this machine's cores. */
   resolvedIntraOpThreads: number;
+  /** imageThreads with 0 resolved against this machine's cores. */
+  resolvedImageThreads: number;
 };
 
 export class ConfigError extends Error {
@@ -186,8 +196,9 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     ...config,
     modelDir: config.modelDir ? path.resolve(config.modelDir) : BUNDLED_MODEL_DIR,
     dataDir: config.dataDir ? path.resolve(config.dataDir) : CHECKOUT_DATA_DIR,
-    // A session that claims every core is preempted by the worker's own event loop, and each of
-    // its parallel operators then waits for its slowest thread: measured 2× slower runs on 2 cores.
-    resolvedIntraOpThreads: config.intraOpThreads || Math.max(1, Math.floor((cores - 1) / config.inferenceThreads)),
+    // Every core: the inference threads' lower priority (inferenceNice), not a core left idle,
+    // keeps the event loop responsive. bench/thread-policy.ts measures the choice.
+    resolvedIntraOpThreads: config.intraOpThreads || Math.max(1, Math.floor(cores / config.inferenceThreads)),
+    resolvedImageThreads: config.imageThreads || Math.min(4, Math.max(1, Math.floor(cores / 2))),
   };
 }
