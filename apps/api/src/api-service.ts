@@ -9,6 +9,7 @@ import type { Logger } from '@inferq/core/logger';
 import { checkRedisRequirements, createBlockingConnection, createProducerConnection, type Redis } from '@inferq/core/redis-connection';
 import { loadModelRepository } from '@inferq/inference/model-repository';
 import { JobStore } from '@inferq/jobs/job-store';
+import { predictionLogLimits } from '@inferq/core/prediction-log-script';
 import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
 import { createWebhookProducer } from '@inferq/webhooks/webhook-service';
 import { createApp } from './app.ts';
@@ -18,6 +19,8 @@ import { CompletionListener } from './services/completion-listener.ts';
 import { BatchService } from './services/batch-service.ts';
 import { Admission } from './services/admission.ts';
 import { JobService } from './services/job-service.ts';
+import { PredictionService } from './services/prediction-service.ts';
+import { PredictionStore } from '@inferq/jobs/prediction-store';
 import { ModelCatalog } from './services/model-catalog.ts';
 import { RoutingService } from './routing/routing-service.ts';
 
@@ -87,15 +90,21 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   await control.subscribe(modelsChanged);
   await catalog.loadUnloaded();
   const routing = await RoutingService.start({ config, redis, subscriber: control, keys, catalog, logger: logger.child({ component: 'routing' }) });
-  const store = new JobStore(redis, keys);
+  const logLimits = predictionLogLimits(config);
+  const store = new JobStore(redis, keys, logLimits);
   const metrics = apiMetrics({ catalog, store, queues, cacheMs: config.metricsCacheMs });
   const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger, config.maxHeldLongPolls);
   const webhooks = await createWebhookProducer({ config, redis, queueConnection: queueRedis, keys, logger });
   // Fair ordering between tenants: only meaningful with several tenants.
   const admission = new Admission({ store, keys, catalog, maxQueueDepth: config.maxQueueDepth, fair: !keyring.open });
-  const jobs = new JobService({ config, store, catalog, queues, completions, webhooks, admission, metrics, routing });
+  const jobs = new JobService({ config, store, catalog, queues, completions, webhooks, admission, metrics, routing, predictionLog: logLimits !== undefined });
   const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
   const batches = new BatchService({ config, store: batchStore, catalog, queues, completions, webhooks, routing });
+  const predictions = new PredictionService({
+    store: new PredictionStore(redis, keys, config.predictionLogRetentionSeconds * 1000, config.qualityWindow),
+    catalog,
+    driftPsiThreshold: config.driftPsiThreshold,
+  });
   const scheduleQueue = new Queue<ScheduledRun>(SCHEDULES_QUEUE, { connection: queueRedis, prefix: keys.prefix });
   const schedules = new ScheduleRegistry(scheduleQueue);
   if (config.schedulesFile) {
@@ -117,6 +126,7 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
     jobs,
     webhooks,
     batches,
+    predictions,
     schedules,
     limits: { maxBodyBytes: config.maxBodyBytes, maxBatchBytes: config.maxBatchBytes, maxJobsPerBulk: config.maxJobsPerBulk, requestTimeoutMs: config.requestTimeoutMs, maxTtlSeconds: config.maxResultTtlSeconds, maxLongPollSeconds: config.maxLongPollSeconds },
     observability: createObservability({ metrics, queues, webhookQueue: webhooks.queue, scheduleQueue, maxTtlSeconds: config.maxResultTtlSeconds, maxLongPollSeconds: config.maxLongPollSeconds }),

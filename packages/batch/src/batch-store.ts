@@ -1,6 +1,7 @@
 import { encodeCompletion } from '@inferq/core/completion-message';
 import type { Keyspace } from '@inferq/core/keyspace';
 import { NamedCommand } from '@inferq/core/named-command';
+import { LOG_PREDICTIONS_LUA, PredictionLogArgs, type PredictionLogEntry, type PredictionLogLimits } from '@inferq/core/prediction-log-script';
 import type { WebhookSubscription } from '@inferq/core/job-types';
 import type { Redis } from '@inferq/core/redis-connection';
 import type { BatchHash, BatchStatus, BatchView } from './batch-record.ts';
@@ -32,23 +33,26 @@ end`;
 
 /**
  * Records a chunk's result lines and counts them, once: a chunk retried after a crashed worker
- * finds its key already set and counts nothing. Returns -1 (batch gone), 0 (already recorded),
- * 1 (recorded), 2 (recorded, and it was the batch's last chunk), 3 (recorded, and the batch
- * passed another tenth of its rows).
+ * finds its key already set and counts nothing (and logs nothing). The rows' predictions are
+ * appended to the prediction log in the same step. KEYS: batch, chunk, then the log's keys; ARGV:
+ * lines, ttl, counts, now, then the log section (PredictionLogArgs). Returns -1 (batch gone), 0
+ * (already recorded), 1 (recorded), 2 (recorded, and it was the batch's last chunk), 3
+ * (recorded, and the batch passed another tenth of its rows).
  */
 const RECORD_CHUNK = new NamedCommand(
   'inferqRecordChunk',
-  `if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+  `${LOG_PREDICTIONS_LUA}
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if not redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2], 'NX') then return 0 end
 redis.call('HINCRBY', KEYS[1], 'succeeded', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'failed', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'canceled', ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
 redis.call('HSETNX', KEYS[1], 'started_at', ARGV[6])
+logPredictions(7, {})
 ${finishIfComplete('ARGV[6]')}
 ${PROGRESS_STEP}
 return 1`,
-  2,
 );
 
 /**
@@ -85,6 +89,8 @@ export class BatchStore {
     private readonly keys: Keyspace,
     /** Told of progress steps and completion, e.g. to send batch webhooks. Never throws into the caller. */
     private readonly onEvent?: BatchEventListener,
+    /** Bounds of the prediction log; absent: rows are not logged. */
+    private readonly predictionLog?: PredictionLogLimits,
   ) {
     RECORD_CHUNK.define(redis);
     CLOSE_INGEST.define(redis);
@@ -117,18 +123,24 @@ export class BatchStore {
     await this.redis.multi().hset(key, 'status', 'failed', 'finished_at', String(Date.now()), 'error', JSON.stringify(error)).pexpire(key, Number(ttl ?? 3600_000)).exec();
   }
 
-  /** Returns 'finished' when this chunk was the batch's last. */
-  async recordChunk(batchId: string, chunk: number, lines: string, ttlMs: number, counts: ChunkCounts): Promise<'gone' | 'duplicate' | 'recorded' | 'finished'> {
+  /** Returns 'finished' when this chunk was the batch's last. `log`: the rows' prediction log entries, appended only if the chunk is recorded now. */
+  async recordChunk(batchId: string, chunk: number, lines: string, ttlMs: number, counts: ChunkCounts, log: readonly PredictionLogEntry[] = []): Promise<'gone' | 'duplicate' | 'recorded' | 'finished'> {
+    const logArgs = this.predictionLog ? new PredictionLogArgs(this.keys, this.predictionLog, 2) : undefined;
+    if (logArgs) for (const entry of log) logArgs.add(entry);
+    const logKeys = logArgs?.keys ?? [];
     const outcome = (await RECORD_CHUNK.run(
       this.redis,
+      2 + logKeys.length,
       this.keys.batch(batchId),
       this.keys.batchChunk(batchId, chunk),
+      ...logKeys,
       lines,
       ttlMs,
       counts.succeeded,
       counts.failed,
       counts.canceled,
       Date.now(),
+      ...(logArgs?.args() ?? [0]),
     )) as number;
     if (outcome === 2) {
       const chunks = Number(await this.redis.hget(this.keys.batch(batchId), 'chunks_total'));
