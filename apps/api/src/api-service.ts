@@ -89,10 +89,23 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   });
   await control.subscribe(modelsChanged);
   await catalog.loadUnloaded();
-  const routing = await RoutingService.start({ config, redis, subscriber: control, keys, catalog, logger: logger.child({ component: 'routing' }) });
+  const predictions = new PredictionService({
+    store: new PredictionStore(redis, keys, config.predictionLogRetentionSeconds * 1000, config.qualityWindow),
+    catalog,
+    driftPsiThreshold: config.driftPsiThreshold,
+  });
+  const routing = await RoutingService.start({
+    config,
+    redis,
+    subscriber: control,
+    keys,
+    catalog,
+    logger: logger.child({ component: 'routing' }),
+    quality: (model, versions, since) => predictions.labelledQuality(model, versions, since),
+  });
   const logLimits = predictionLogLimits(config);
   const store = new JobStore(redis, keys, logLimits);
-  const metrics = apiMetrics({ catalog, store, queues, cacheMs: config.metricsCacheMs });
+  const metrics = apiMetrics({ catalog, store, queues, cacheMs: config.metricsCacheMs, monitoring: () => predictions.snapshot() });
   const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger, config.maxHeldLongPolls);
   const webhooks = await createWebhookProducer({ config, redis, queueConnection: queueRedis, keys, logger });
   // Fair ordering between tenants: only meaningful with several tenants.
@@ -100,11 +113,6 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   const jobs = new JobService({ config, store, catalog, queues, completions, webhooks, admission, metrics, routing, predictionLog: logLimits !== undefined });
   const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
   const batches = new BatchService({ config, store: batchStore, catalog, queues, completions, webhooks, routing });
-  const predictions = new PredictionService({
-    store: new PredictionStore(redis, keys, config.predictionLogRetentionSeconds * 1000, config.qualityWindow),
-    catalog,
-    driftPsiThreshold: config.driftPsiThreshold,
-  });
   const scheduleQueue = new Queue<ScheduledRun>(SCHEDULES_QUEUE, { connection: queueRedis, prefix: keys.prefix });
   const schedules = new ScheduleRegistry(scheduleQueue);
   if (config.schedulesFile) {

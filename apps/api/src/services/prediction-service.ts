@@ -6,6 +6,7 @@ import type { ModelVersionEntry } from '@inferq/inference/model-repository';
 import { featureDrift, type FeatureDrift } from '@inferq/jobs/feature-drift';
 import { isClassifier, outcomeOf, positiveLabel, summarizeQuality, type VersionQuality } from '@inferq/jobs/prediction-quality';
 import type { PredictionPage, PredictionQuery, PredictionStore } from '@inferq/jobs/prediction-store';
+import type { MonitoringSnapshot } from '@inferq/metrics/metrics';
 import type { ModelCatalog } from './model-catalog.ts';
 
 /** One row of POST /v1/labels: which prediction, and its true label. */
@@ -99,6 +100,36 @@ export class PredictionService {
       throw new InferqError('LABEL_CONFLICT', `prediction ${outcome.id} already has the label ${JSON.stringify(outcome.existing)}`, { details: { prediction_id: outcome.id, label: outcome.existing, labeled_at: outcome.labeledAt } });
     }
     return { status: outcome.status, prediction_id: outcome.id, model: outcome.model, version: outcome.record?.version ?? null };
+  }
+
+  /** Every model's versions' quality figures and drift, for /metrics. */
+  async snapshot(): Promise<MonitoringSnapshot> {
+    const versions: MonitoringSnapshot['versions'] = [];
+    for (const model of this.options.catalog.names()) {
+      for (const [version, m] of await this.monitoring(model)) {
+        const q = m.quality;
+        versions.push({
+          model,
+          version,
+          quality: q ? { labelled: q.labelled, accuracy: q.accuracy, precision: q.precision, recall: q.recall, log_loss: q.log_loss } : null,
+          drift: m.drift ? Object.fromEntries(Object.entries(m.drift.features).map(([name, d]) => [name, d.psi])) : null,
+        });
+      }
+    }
+    return { versions };
+  }
+
+  /** Each version's labelled quality over its predictions logged since `since` (the label guardrail). */
+  async labelledQuality(model: string, versions: string[], since: number): Promise<Map<string, VersionQuality>> {
+    const entry = this.options.catalog.get(model);
+    const result = new Map<string, VersionQuality>();
+    for (const version of versions) {
+      const manifest = entry.versions.find((v) => v.version === version)?.manifest;
+      if (!manifest || !isClassifier(manifest)) continue;
+      const outcomes = (await this.options.store.outcomes(model, version)).filter((o) => o.at >= since);
+      result.set(version, summarizeQuality(outcomes, positiveLabel(manifest)));
+    }
+    return result;
   }
 
   /** Quality (classifiers) and drift (tabular models) of each available version. */
