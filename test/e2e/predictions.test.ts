@@ -259,3 +259,95 @@ describe(`prediction log: ${JOBS} single jobs and a ${JOBS}-row batch`, () => {
     assert.ok(perEntry > 50 && perEntry < 1000, `${perEntry} bytes per entry`);
   });
 });
+
+describe('quality, drift and the label guardrail on a canary made worse on purpose', () => {
+  let stack: Stack;
+  let redis: Redis;
+  const WINDOW = 300;
+  const random = prng(99);
+
+  /** Submits jobs and waits until each has been logged; returns their ids and x values. */
+  async function score(n: number, body: (x: number, y: number) => Record<string, unknown>): Promise<{ id: string; x: number }[]> {
+    const before = await redis.xlen('inferq:predictions:scorer');
+    const made = Array.from({ length: n }, () => {
+      const x = random();
+      return { x, body: { model: 'scorer', ...body(x, random()) } };
+    });
+    const res = await request(stack.baseUrl, 'POST', '/v1/jobs/bulk', { jobs: made.map((m) => m.body) });
+    assert.equal(res.status, 202);
+    await waitFor(`${n} more predictions`, async () => (await redis.xlen('inferq:predictions:scorer')) >= before + n);
+    return res.body.jobs.map((j: { job_id: string }, i: number) => ({ id: j.job_id, x: (made[i] as { x: number }).x }));
+  }
+
+  const versionOf = async (version: string) => ((await request(stack.baseUrl, 'GET', '/v1/models/scorer')).body.versions as { version: string; quality: any; drift: any }[]).find((v) => v.version === version);
+
+  before(async () => {
+    stack = await startStack({
+      env: {
+        INFERQ_MODEL_DIR: scorerDir(),
+        INFERQ_DRIFT_REFERENCE_SIZE: String(WINDOW),
+        INFERQ_DRIFT_WINDOW: String(WINDOW),
+        INFERQ_GUARDRAIL_INTERVAL_MS: '300',
+        INFERQ_METRICS_CACHE_MS: '0',
+      },
+      workerEnv: { INFERQ_MODELS: 'scorer' },
+    });
+    redis = new Redis(stack.redis.url);
+  });
+  after(async () => {
+    redis?.disconnect();
+    await stack?.stop();
+  });
+
+  test('drift: shifting one feature shows a PSI above the threshold for that feature only', async () => {
+    await score(WINDOW, (x, y) => ({ version: '1', features: { x, y } }));
+    const steady = await versionOf('1');
+    assert.equal(steady?.drift.reference, 'first_predictions');
+    assert.ok(!steady?.drift.features.x.drifted && !steady?.drift.features.y.drifted, JSON.stringify(steady?.drift));
+    await score(WINDOW, (x, y) => ({ version: '1', features: { x, y: y + 3 } }));
+    const shifted = await versionOf('1');
+    assert.equal(shifted?.drift.window_size, WINDOW);
+    assert.equal(shifted?.drift.features.x.drifted, false, `x: ${shifted?.drift.features.x.psi}`);
+    assert.equal(shifted?.drift.features.y.drifted, true, `y: ${shifted?.drift.features.y.psi}`);
+    assert.ok(shifted.drift.features.y.psi > shifted.drift.threshold);
+    const metrics = await (await fetch(`${stack.baseUrl}/metrics`)).text();
+    assert.match(metrics, /inferq_feature_drift_psi\{model="scorer",version="1",feature="y"\} \d/);
+  });
+
+  test('shadow runs are logged beside their primary, marked as such', async () => {
+    assert.equal((await request(stack.baseUrl, 'PUT', '/v1/models/scorer/routing', { weights: { '1': 100 }, shadow: '2' })).status, 200);
+    const primaries = await score(20, (x, y) => ({ features: { x, y } }));
+    await waitFor('the shadow runs', async () => (await redis.xlen('inferq:predictions:scorer')) >= 2 * WINDOW + 40);
+    const res = await fetch(`${stack.baseUrl}/v1/predictions?model=scorer&shadow=true`);
+    const shadows = (await res.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Exported & { shadow?: boolean });
+    assert.deepEqual(shadows.map((s) => s.job_id).sort(), primaries.map((p) => p.id).sort());
+    assert.ok(shadows.every((s) => s.shadow === true && s.version === '2' && s.id === `${s.job_id}~shadow`));
+  });
+
+  test('a canary whose labelled accuracy falls below the stable one is rolled back, both figures in the event', async () => {
+    const policy = { weights: { '1': 50, '2': 50 }, guardrails: { min_samples: 1_000_000, min_labelled: 50, max_accuracy_drop: 0.2 } };
+    assert.equal((await request(stack.baseUrl, 'PUT', '/v1/models/scorer/routing', policy)).status, 200);
+    const jobs = await score(300, (x, y) => ({ features: { x, y } }));
+    const labels = jobs.map((j) => JSON.stringify({ job_id: j.id, label: truth(j.x) })).join('\n');
+    const res = await fetch(`${stack.baseUrl}/v1/labels`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: labels });
+    assert.equal(((await res.json()) as { stored: number }).stored, 300);
+    let rollback: any;
+    await waitFor('the rollback', async () => {
+      rollback = (await request(stack.baseUrl, 'GET', '/v1/models/scorer/routing')).body.events.find((e: { type: string }) => e.type === 'rollback');
+      return rollback !== undefined;
+    }, 30_000);
+    assert.equal(rollback.reason, 'labelled_accuracy');
+    assert.equal(rollback.version, '2');
+    assert.equal(rollback.stable, '1');
+    assert.ok(rollback.numbers.stable.accuracy > 0.95 && rollback.numbers.stable.labelled >= 50, JSON.stringify(rollback.numbers.stable));
+    assert.ok(rollback.numbers.canary.accuracy < 0.05 && rollback.numbers.canary.labelled >= 50, JSON.stringify(rollback.numbers.canary));
+    assert.equal(rollback.numbers.guardrails.max_accuracy_drop, 0.2);
+    assert.deepEqual((await request(stack.baseUrl, 'GET', '/v1/models/scorer/routing')).body.weights, { '1': 100, '2': 0 });
+    const [v1, v2] = [await versionOf('1'), await versionOf('2')];
+    assert.ok(v1?.quality.accuracy > 0.95 && v1?.quality.recall > 0.95 && v1?.quality.log_loss < 0.3, JSON.stringify(v1?.quality));
+    assert.ok(v2?.quality.accuracy < 0.05 && v2?.quality.log_loss > 2, JSON.stringify(v2?.quality));
+    assert.equal(v1?.quality.calibration.length, 10);
+    const metrics = await (await fetch(`${stack.baseUrl}/metrics`)).text();
+    assert.match(metrics, /inferq_prediction_accuracy\{model="scorer",version="2"\} 0(\.0\d*)?\n/);
+  });
+});
