@@ -8,7 +8,11 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import { Redis } from 'ioredis';
+import { InferqClient } from '../../packages/client/src/inferq-client.ts';
 import { request } from '../support/http.ts';
 import { REPO_ROOT, startStack, testModelDir, type Stack } from '../support/services.ts';
 
@@ -249,6 +253,38 @@ describe(`prediction log: ${JOBS} single jobs and a ${JOBS}-row batch`, () => {
     assert.ok(withLabels.every((p) => typeof p.labeled_at === 'string'));
     const without = await exportAll(stack.baseUrl, 'model=scorer&has_label=false', A);
     assert.equal(without.length, aLogged.length - labelled.size);
+  });
+
+  test('@inferq/client and `inferq predictions export --output` give the same predictions as the API', async () => {
+    const client = new InferqClient({ baseUrl: stack.baseUrl, apiKey: 'key-aaaaaaaa' });
+    const fromClient: string[] = [];
+    for await (const p of client.predictions.export({ model: 'scorer', pageSize: 997 })) fromClient.push(p.id);
+    assert.deepEqual(fromClient, aLogged.map((p) => p.id));
+    const labelled = await client.predictions.label([{ job_id: aJobs[2] as string, label: 'yes' }, { job_id: 'scorer.nope', label: 'yes' }]);
+    assert.deepEqual(labelled.results.map((r) => ('error' in r ? r.error.code : r.status)), [labelled.results[0] && 'status' in labelled.results[0] ? labelled.results[0].status : 'missing', 'PREDICTION_NOT_FOUND']);
+    assert.ok(['stored', 'unchanged'].includes((labelled.results[0] as { status: string }).status));
+
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'inferq-predictions-'));
+    const cli = (args: string[]) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [path.join(REPO_ROOT, 'packages/cli/bin/inferq.mjs'), ...args, '--url', stack.baseUrl], { env: { ...process.env, INFERQ_API_KEY: 'key-aaaaaaaa' }, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('exit', (code) => resolve({ code, stderr }));
+      });
+    const ndjson = path.join(dir, 'predictions.ndjson');
+    const run = await cli(['predictions', 'export', '--model', 'scorer', '--status', 'succeeded', '--output', ndjson]);
+    assert.equal(run.code, 0, run.stderr);
+    const exported = readFileSync(ndjson, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as Exported).id);
+    assert.deepEqual(exported, aLogged.filter((p) => p.status === 'succeeded').map((p) => p.id));
+    const cursor = /cursor: (\S+)/.exec(run.stderr)?.[1];
+    const [last] = (await redis.xrevrange('inferq:predictions:scorer', '+', '-', 'COUNT', 1)) as [string, string[]][];
+    assert.equal(cursor, last?.[0], 'the cursor is the last entry read: a later export resumes after it');
+    const csv = path.join(dir, 'failed.csv');
+    assert.equal((await cli(['predictions', 'export', '--model', 'scorer', '--status', 'failed', '--output', csv])).code, 0);
+    const rows = readFileSync(csv, 'utf8').trim().split('\n');
+    assert.match(rows[0] as string, /^logged_at,/);
+    assert.equal(rows.length - 1, aLogged.filter((p) => p.status === 'failed').length);
   });
 
   test('Redis bytes per logged prediction (MEMORY USAGE of the stream / entries)', async () => {
