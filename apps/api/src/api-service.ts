@@ -20,6 +20,7 @@ import { BatchService } from './services/batch-service.ts';
 import { Admission } from './services/admission.ts';
 import { JobService } from './services/job-service.ts';
 import { PredictionService } from './services/prediction-service.ts';
+import { PredictionFileSink } from './services/prediction-file-sink.ts';
 import { PredictionStore } from '@inferq/jobs/prediction-store';
 import { ModelCatalog } from './services/model-catalog.ts';
 import { RoutingService } from './routing/routing-service.ts';
@@ -123,6 +124,10 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
       logger.info({ schedule: name, cron: schedule.cron, tz: schedule.tz }, 'schedule applied from file');
     }
   }
+  const fileSink = config.predictionLogDir
+    ? new PredictionFileSink({ redis, keys, models: () => catalog.names(), dir: config.predictionLogDir, maxFileBytes: config.predictionLogFileMaxBytes, logger: logger.child({ component: 'prediction-files' }) })
+    : undefined;
+  fileSink?.start();
   const app = createApp({
     logger,
     keyring,
@@ -145,6 +150,7 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
     async close() {
       keyring.close();
       routing.close();
+      await fileSink?.close();
       await control.quit().catch(() => control.disconnect());
       await completions.close();
       await Promise.all([...queues.values(), scheduleQueue].map((q) => q.close()));
