@@ -64,17 +64,17 @@ export class BenchStack {
   }
 
   /** The API, with the lag probe loaded (its cost, a 1 ms timer, is negligible). */
-  async startApi(): Promise<ServiceProcess> {
+  async startApi(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
     const port = await freePort();
     // Scenario 6 queues 100k jobs with no worker: the default depth limit (100k) would refuse the last.
-    this.api = await startService('api', { env: { ...this.env('api', [LAG_PROBE]), PORT: String(port), INFERQ_MAX_QUEUE_DEPTH: '1000000' } });
+    this.api = await startService('api', { env: { ...this.env('api', [LAG_PROBE]), PORT: String(port), INFERQ_MAX_QUEUE_DEPTH: '1000000', ...extraEnv } });
     this.apiUrl = `http://127.0.0.1:${port}`;
     return this.api;
   }
 
   /** A worker serving one model; `probe` loads the event-loop lag probe into its main thread. */
-  async startWorker(model: string, options: { probe?: boolean } = {}): Promise<ServiceProcess> {
-    const env = { ...this.env(`worker-${model}`, options.probe ? [LAG_PROBE] : []), INFERQ_MODELS: model };
+  async startWorker(model: string, options: { probe?: boolean; env?: Record<string, string> } = {}): Promise<ServiceProcess> {
+    const env = { ...this.env(`worker-${model}`, options.probe ? [LAG_PROBE] : []), INFERQ_MODELS: model, ...options.env };
     const worker = await startService('worker', { env });
     this.workers.set(model, worker);
     return worker;

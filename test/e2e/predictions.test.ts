@@ -3,7 +3,7 @@
  *
  * Scale: the issue asks for 100,000 single jobs and a 100,000-row batch; on the shared 2-core CI
  * machine this test runs JOBS single jobs (default 10,000, PREDICTION_TEST_JOBS to change) and a
- * batch of as many rows. bench/ has the 100,000 figure (see bench/README.md).
+ * batch of as many rows. bench/prediction-log.ts runs the 100,000 figure (`npm run bench:prediction-log`, on a quiet machine).
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
