@@ -150,7 +150,8 @@ describe(`prediction log: ${JOBS} single jobs and a ${JOBS}-row batch`, () => {
 
   test('every job and every batch row is in the log exactly once, with its inputs and prediction', async () => {
     const ids = aLogged.map((p) => p.id);
-    assert.equal(new Set(ids).size, ids.length, 'no prediction twice');
+    const twice = aLogged.filter((p, i) => ids.indexOf(p.id) !== i);
+    assert.deepEqual(twice.map((p) => p.id), [], `logged twice: ${JSON.stringify(twice.slice(0, 3))}`);
     const expected = new Set([...aJobs, ...Array.from({ length: JOBS }, (_, r) => `${batchId}:${r}`)]);
     assert.equal(ids.length, expected.size);
     assert.deepEqual(new Set(ids), expected);
@@ -291,8 +292,15 @@ describe(`prediction log: ${JOBS} single jobs and a ${JOBS}-row batch`, () => {
     const entries = await redis.xlen('inferq:predictions:scorer');
     const bytes = (await redis.call('MEMORY', 'USAGE', 'inferq:predictions:scorer', 'SAMPLES', '0')) as number;
     const perEntry = bytes / entries;
-    console.log(`prediction log: ${entries} entries, ${bytes} bytes, ${perEntry.toFixed(1)} bytes per logged prediction`);
+    let indexed = 0;
+    let indexBytes = 0;
+    for (const key of await redis.keys('inferq:prediction-index:scorer:*')) {
+      indexed += await redis.hlen(key);
+      indexBytes += Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+    }
+    console.log(`prediction log: ${entries} entries, ${bytes} bytes, ${perEntry.toFixed(1)} bytes per logged prediction; label index ${(indexBytes / indexed).toFixed(1)} bytes per prediction`);
     assert.ok(perEntry > 50 && perEntry < 1000, `${perEntry} bytes per entry`);
+    assert.equal(indexed, entries, 'every logged prediction is indexed for labels');
   });
 });
 

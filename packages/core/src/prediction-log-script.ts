@@ -34,7 +34,7 @@ const FIELDS_PER_ENTRY = 12;
 
 /**
  * Lua: logs the entries of a script's ARGV from `at` on (see PredictionLogArgs), each only if
- * `stored[owner]` is 1 (owner 0: always). Per entry: XADD to the model's stream (MAXLEN ~), the
+ * `stored[owner]` is 1 (owner 0: always) and its id is not in its hour's index yet. Per entry: XADD to the model's stream (MAXLEN ~), the
  * prediction's id → "<stream id> <tenant>" in its hour's index hash, its routing key in the
  * hour's key index, and its features in the version's drift lists; then one XTRIM MINID ~ per
  * stream, so age bounds the log as well as length.
@@ -49,11 +49,12 @@ local function logPredictions(at, stored)
   for i = 0, n - 1 do
     local a = at + 5 + i * ${FIELDS_PER_ENTRY}
     local owner = tonumber(ARGV[a])
-    if owner == 0 or stored[owner] == 1 then
+    local index = tonumber(ARGV[a + 2])
+    -- Once per prediction: a request re-run after its (short) result TTL expired is not logged again.
+    if (owner == 0 or stored[owner] == 1) and (index == 0 or redis.call('HEXISTS', KEYS[index], ARGV[a + 5]) == 0) then
       local stream = KEYS[tonumber(ARGV[a + 1])]
       local id = redis.call('XADD', stream, 'MAXLEN', '~', maxLen, '*', 'r', ARGV[a + 8])
       streams[stream] = true
-      local index = tonumber(ARGV[a + 2])
       if index > 0 then
         redis.call('HSET', KEYS[index], ARGV[a + 5], id .. ' ' .. ARGV[a + 6])
         redis.call('PEXPIREAT', KEYS[index], ARGV[a + 4])

@@ -9,6 +9,9 @@ import { Keyspace } from '../../packages/core/src/keyspace.ts';
 import { createLogger } from '../../packages/core/src/logger.ts';
 import { PredictionLogWriter } from '../../packages/core/src/prediction-log-script.ts';
 import { newJobId } from '../../packages/core/src/job-id.ts';
+import type { FinishedJobRecord } from '../../packages/core/src/job-types.ts';
+import { JobStore } from '../../packages/jobs/src/job-store.ts';
+import { jobPredictionEntry } from '../../packages/jobs/src/prediction-entry.ts';
 import { startLocalRedis, type LocalRedis } from '../../scripts/lib/local-redis.ts';
 
 const HOUR = 3_600_000;
@@ -76,5 +79,19 @@ describe('prediction log files (real Redis)', () => {
     for (let i = 0; i < 10; i++) await capped.write(Array.from({ length: 50 }, entry));
     const length = await redis.xlen(stream);
     assert.ok(length >= 100 && length < 300, `${length} entries for a cap of 100`);
+  });
+
+  test('a record stored again after its result expired (a retried bundle re-ran it) is logged once', async () => {
+    const keys = new Keyspace('once');
+    const store = new JobStore(redis as never, keys, { maxLen: 1000, retentionMs: 24 * HOUR, driftReferenceSize: 10, driftWindow: 10 });
+    const id = newJobId('m', 't');
+    const now = Date.now();
+    const record: FinishedJobRecord = { job_id: id, status: 'succeeded', model: 'm', model_version: '1', created_at: new Date(now).toISOString(), started_at: null, finished_at: new Date(now).toISOString(), timings: null, batch_size: 1, result: { y: 1 }, tenant: 't', expires_at: new Date(now + 50).toISOString() };
+    const log = jobPredictionEntry(record, { inputs: [], created_at: now }, undefined);
+    assert.deepEqual(await store.writeFinished([{ record, ttlMs: 50, log }]), [true]);
+    assert.deepEqual(await store.writeFinished([{ record, ttlMs: 50, log }]), [false], 'the record is there: nothing stored, nothing logged');
+    await new Promise((r) => setTimeout(r, 120));
+    assert.deepEqual(await store.writeFinished([{ record, ttlMs: 50, log }]), [true], 'expired: stored again');
+    assert.equal(await redis.xlen(keys.predictions('m')), 1, 'logged once');
   });
 });
