@@ -1,9 +1,12 @@
 /**
- * `npm start`: one API and one worker on this machine, plus a private Redis when REDIS_URL is
- * unset. Every other setting is read by the services themselves from the environment.
+ * `npm start`: one API and one worker on this machine (compiled: `npm start` builds first), plus
+ * a private Redis when REDIS_URL is unset. Every other setting is read by the services themselves from the environment.
  */
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig, type Config } from '@inferq/core/config';
+import { claimDataDir, type DataDirClaim } from './lib/data-dir-owner.ts';
 import { RISKY_TRANSACTION } from './lib/demo-requests.ts';
 import { hasRedisServer, REDIS_INSTALL_HINT, startLocalRedis, type LocalRedis } from './lib/local-redis.ts';
 import { describeExit, spawnService, waitForHttpOk, type ServiceProcess } from './lib/service-process.ts';
@@ -15,6 +18,7 @@ const serviceDrainMs = Number(process.env.INFERQ_SHUTDOWN_TIMEOUT_MS) || 30_000;
 const STOP_GRACE_MS = Math.max(35_000, serviceDrainMs + 5_000);
 
 let redis: LocalRedis | undefined;
+let dataDirClaim: DataDirClaim | undefined;
 let redisStarting: Promise<LocalRedis | undefined> = Promise.resolve(undefined);
 const services: ServiceProcess[] = [];
 let stopping = false;
@@ -28,16 +32,18 @@ async function shutdown(exitCode: number, reason: string): Promise<void> {
   await Promise.all(services.map((service) => service.stop(STOP_GRACE_MS)));
   // Last, so the worker can still write the results of the batches it was finishing.
   await (await redisStarting.catch(() => undefined))?.stop();
+  await dataDirClaim?.update({ stoppedAt: new Date().toISOString() }).catch(() => undefined);
   process.exit(exitCode);
 }
 
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => void shutdown(0, `${signal}: stopping the api and the worker...`));
 }
-// Everything runs in its own process group, so nothing else would stop it if we died abruptly.
+// Everything runs in its own process group, so Ctrl-C does not reach it before we stop it in
+// order. If we exit abruptly, the services are killed here; Redis (and the services, should even
+// this handler not run, as under SIGKILL) get SIGTERM from their owner watchdogs.
 process.on('exit', () => {
-  for (const service of services) service.child.kill('SIGKILL');
-  redis?.process.kill('SIGTERM');
+  for (const service of services) service.kill();
 });
 
 /** The address to reach the API from this machine, whatever interface it binds. */
@@ -50,11 +56,17 @@ function rejectAfter(ms: number, message: string): Promise<never> {
   return new Promise((_, reject) => setTimeout(() => reject(new Error(message)), ms).unref());
 }
 
+/** dir as typed from the current directory when it lies inside it, otherwise absolute. */
+function shownPath(dir: string): string {
+  const relative = path.relative(process.cwd(), dir);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : dir;
+}
+
 function banner(baseUrl: string): string {
   const body = JSON.stringify({ model: 'fraud-risk', features: RISKY_TRANSACTION });
   return [
     '',
-    `inferq is ready at ${baseUrl}${redis ? `  (private Redis ${redis.url}, data in .inferq/redis)` : ''}`,
+    `inferq is ready at ${baseUrl}${redis && dataDirClaim ? `  (private Redis ${redis.url}, data in ${shownPath(dataDirClaim.dir)})` : ''}`,
     '',
     'Submit a job:',
     `  curl -s -X POST ${baseUrl}/v1/jobs -H 'content-type: application/json' \\`,
@@ -69,15 +81,40 @@ function banner(baseUrl: string): string {
   ].join('\n');
 }
 
+/**
+ * One server per data directory: the directory is claimed first (an earlier start's left-over
+ * server of this checkout is stopped; a live owner refuses this start), and the claim records the
+ * server beside the data, so that the next start can tell whether it is still running.
+ */
+async function startPrivateRedis(dataDir: string): Promise<LocalRedis> {
+  const claim = await claimDataDir(dataDir, { checkout: realpathSync(repoRoot) });
+  dataDirClaim = claim;
+  // Stopping a left-over server can take a while; Ctrl-C meanwhile must not start a new one.
+  startup.signal.throwIfAborted();
+  const server = await startLocalRedis({ dataDir, appendOnly: true, onSpawn: (watchdogPid) => void claim.update({ watchdogPid }).catch(() => undefined) });
+  await claim.update({ server: { pid: server.pid, port: server.port, runId: server.runId } });
+  return server;
+}
+
+function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`inferq: ${error.message}`);
+    process.exit(2);
+  }
+}
+
 async function main(): Promise<void> {
+  const config = loadConfigOrExit();
   let redisUrl = process.env.REDIS_URL;
   if (!redisUrl) {
     if (!hasRedisServer()) {
       console.error(REDIS_INSTALL_HINT);
       process.exit(1);
     }
-    // detached: Ctrl-C must not stop Redis before the worker has drained (see shutdown).
-    const starting = startLocalRedis({ dataDir: path.join(repoRoot, '.inferq', 'redis'), appendOnly: true, detached: true });
+    const starting = startPrivateRedis(path.join(config.dataDir, 'redis'));
     redisStarting = starting;
     const started = await starting;
     redis = started;
@@ -89,8 +126,8 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl };
   if (process.stdout.isTTY && env.INFERQ_LOG_PRETTY === undefined) env.INFERQ_LOG_PRETTY = 'true';
 
-  const api = spawnService({ name: 'api', entry: path.join(repoRoot, 'apps/api/src/main.ts'), cwd: repoRoot, env });
-  const worker = spawnService({ name: 'worker', entry: path.join(repoRoot, 'apps/worker/src/main.ts'), cwd: repoRoot, env });
+  const api = spawnService({ name: 'api', entry: path.join(repoRoot, 'apps/api/dist/main.js'), cwd: repoRoot, env });
+  const worker = spawnService({ name: 'worker', entry: path.join(repoRoot, 'apps/worker/dist/main.js'), cwd: repoRoot, env });
   services.push(api, worker);
   // Subscribed before any output can arrive, so the line cannot be missed.
   const workerStarted = worker.waitForLog('worker started');

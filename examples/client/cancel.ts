@@ -9,5 +9,5 @@ try {
   console.log(job.job_id, job.status); // wide-mlp.01M8… canceled
 } catch (error) {
   if (!(error instanceof InferqConflictError)) throw error;
-  console.log('too late:', error.code); // JOB_NOT_CANCELABLE: a worker had already started it
+  console.log('too late:', error.code); // JOB_NOT_CANCELABLE: it had already finished
 }

@@ -1,7 +1,8 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { Redis } from 'ioredis';
+import { killOwnedProcessGroup, releaseOwnedProcess, spawnOwnedProcess } from './owner-watchdog.ts';
 
 export interface LocalRedisOptions {
   /** Folder for the append-only file. Default: none (nothing persisted). */
@@ -10,17 +11,18 @@ export interface LocalRedisOptions {
   port?: number;
   /** AOF persistence. Default: true when dataDir is given. */
   appendOnly?: boolean;
-  /**
-   * Own process group, so a terminal's Ctrl-C does not reach redis-server directly and the owner
-   * can stop it last, after the processes that still write to it. Default: false.
-   */
-  detached?: boolean;
+  /** Called with the watchdog's pid (its process group) as soon as it is spawned. Default: none. */
+  onSpawn?: (watchdogPid: number) => void;
 }
 
 export interface LocalRedis {
   url: string;
   port: number;
-  process: ChildProcess;
+  /** The redis-server process (INFO's process_id). */
+  pid: number;
+  /** INFO's run_id: tells this server apart from any later one on the same port. */
+  runId: string;
+  /** SIGTERM (Redis writes its AOF and exits); resolves once it has exited. */
   stop(): Promise<void>;
 }
 
@@ -49,7 +51,10 @@ export function freePort(): Promise<number> {
 
 /**
  * Starts a private redis-server on loopback with the settings inferq requires (noeviction), for
- * `npm start` without REDIS_URL and for the tests. Resolves once it answers PING.
+ * `npm start` without REDIS_URL and for the tests. Resolves once it answers PING. It runs in its
+ * own process group, so a terminal's Ctrl-C does not reach it and its owner can stop it last,
+ * after the processes that still write to it; and under the owner watchdog, so it stops when this
+ * process ends, however it ends, instead of living on with nobody to stop it.
  */
 export async function startLocalRedis(options: LocalRedisOptions = {}): Promise<LocalRedis> {
   const port = options.port ?? (await freePort());
@@ -59,7 +64,8 @@ export async function startLocalRedis(options: LocalRedisOptions = {}): Promise<
     args.push('--dir', options.dataDir);
   }
   args.push('--appendonly', (options.appendOnly ?? Boolean(options.dataDir)) ? 'yes' : 'no');
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'], detached: options.detached ?? false });
+  const child = spawnOwnedProcess('redis-server', args, { stdout: 'ignore', stderr: 'inherit' });
+  if (child.pid !== undefined) options.onSpawn?.(child.pid);
   const url = `redis://127.0.0.1:${port}`;
   const exited = new Promise<never>((_, reject) => {
     child.once('error', reject);
@@ -69,14 +75,19 @@ export async function startLocalRedis(options: LocalRedisOptions = {}): Promise<
   // Refused connects are expected until redis-server listens; the loop below retries them.
   probe.on('error', () => undefined);
   const deadline = Date.now() + 10_000;
+  let info: string;
   for (;;) {
     try {
-      await Promise.race([probe.connect().then(() => probe.ping()), exited]);
+      info = await Promise.race([probe.connect().then(async () => {
+        // PING answers LOADING until the AOF is read; INFO would answer at once.
+        await probe.ping();
+        return probe.info('server');
+      }), exited]);
       break;
     } catch (error) {
       if (Date.now() > deadline || child.exitCode !== null) {
         probe.disconnect();
-        child.kill('SIGKILL');
+        killOwnedProcessGroup(child);
         throw error;
       }
       probe.disconnect();
@@ -88,12 +99,13 @@ export async function startLocalRedis(options: LocalRedisOptions = {}): Promise<
   return {
     url,
     port,
-    process: child,
+    pid: Number(/^process_id:(\d+)/m.exec(info)?.[1]),
+    runId: /^run_id:(\w+)/m.exec(info)?.[1] ?? '',
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
-        child.kill('SIGTERM');
+        releaseOwnedProcess(child);
       }),
   };
 }

@@ -1,4 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import { killOwnedProcessGroup, spawnOwnedProcess } from './owner-watchdog.ts';
 
 export interface ServiceExit {
   code: number | null;
@@ -7,6 +9,7 @@ export interface ServiceExit {
 
 export interface ServiceProcess {
   name: string;
+  /** The owner watchdog that runs the service (see owner-watchdog.ts). */
   child: ChildProcess;
   /** Settles once, when the process has exited (or could not be spawned). */
   exited: Promise<ServiceExit>;
@@ -14,11 +17,13 @@ export interface ServiceProcess {
   waitForLog(msg: string): Promise<void>;
   /** SIGTERM, then SIGKILL if it is still running after graceMs. */
   stop(graceMs: number): Promise<ServiceExit>;
+  /** SIGKILL to the service and its watchdog at once. */
+  kill(): void;
 }
 
 export interface SpawnServiceOptions {
   name: string;
-  /** TypeScript entry point, run by this Node binary through tsx (no build step). */
+  /** Compiled entry point (apps/<name>/dist/main.js), run by this Node binary. */
   entry: string;
   cwd: string;
   env: NodeJS.ProcessEnv;
@@ -26,17 +31,20 @@ export interface SpawnServiceOptions {
 
 /**
  * Runs one inferq process with its stdout/stderr copied to ours. It gets its own process group so
- * that a terminal's Ctrl-C reaches only the supervisor, which then stops everything in order.
+ * that a terminal's Ctrl-C reaches only the supervisor, which then stops everything in order; and
+ * an owner watchdog, so that it gets SIGTERM if the supervisor dies without stopping it.
  */
 export function spawnService(options: SpawnServiceOptions): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', options.entry], {
+  const child = spawnOwnedProcess(process.execPath, [options.entry], {
     cwd: options.cwd,
     env: options.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
+    stdout: 'pipe',
+    stderr: 'pipe',
   });
-  child.stdout.pipe(process.stdout, { end: false });
-  child.stderr.pipe(process.stderr, { end: false });
+  const { stdout, stderr } = child;
+  if (!stdout || !stderr) throw new Error(`${options.name}: no output pipes`);
+  stdout.pipe(process.stdout, { end: false });
+  stderr.pipe(process.stderr, { end: false });
 
   const exited = new Promise<ServiceExit>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -51,24 +59,24 @@ export function spawnService(options: SpawnServiceOptions): ServiceProcess {
         const lines = (pending + chunk.toString('utf8')).split('\n');
         pending = lines.pop() ?? '';
         if (lines.some((line) => isLogLine(line, msg))) {
-          child.stdout.off('data', onData);
+          stdout.off('data', onData);
           resolve();
         }
       };
-      child.stdout.on('data', onData);
+      stdout.on('data', onData);
     });
 
   const stop = async (graceMs: number) => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const timer = setTimeout(() => killOwnedProcessGroup(child), graceMs);
       await exited;
       clearTimeout(timer);
     }
     return exited;
   };
 
-  return { name: options.name, child, exited, waitForLog, stop };
+  return { name: options.name, child, exited, waitForLog, stop, kill: () => killOwnedProcessGroup(child) };
 }
 
 /** JSON lines are matched on msg; pretty-printed ones (INFERQ_LOG_PRETTY) on the text. */
@@ -82,7 +90,10 @@ function isLogLine(line: string, msg: string): boolean {
 
 export function describeExit({ code, signal }: ServiceExit): string {
   if (signal) return `killed by ${signal}`;
-  return code === null ? 'could not be started' : `exit code ${code}`;
+  if (code === null) return 'could not be started';
+  // The watchdog's shell reports a service killed by signal n as exit code 128 + n.
+  const killedBy = code > 128 ? Object.entries(os.constants.signals).find(([, n]) => n === code - 128)?.[0] : undefined;
+  return killedBy ? `killed by ${killedBy}` : `exit code ${code}`;
 }
 
 /** Polls url until it answers 200; rejects after timeoutMs or when signal aborts. */

@@ -59,7 +59,11 @@ describe('metrics from real API and worker processes', () => {
     assert.deepEqual([done.body.status, done.body.succeeded, done.body.failed], ['succeeded', 2, 1]);
     await receiver.waitFor('/hook', 1);
 
-    const worker = await scrapeUntil(workerBase, (t) => sample(t, 'inferq_webhook_deliveries_total', { event: 'job.succeeded', outcome: 'succeeded' }) === 1);
+    // The chunk's rows are counted once its record (and the batch's end) is written, which a poll may see first.
+    const worker = await scrapeUntil(
+      workerBase,
+      (t) => sample(t, 'inferq_webhook_deliveries_total', { event: 'job.succeeded', outcome: 'succeeded' }) === 1 && sample(t, 'inferq_batch_rows_scored_total', { model: 'fraud-risk', version: '2', outcome: 'failed' }) === 1,
+    );
     assert.equal(sample(worker, 'inferq_jobs_finished_total', { model: 'fraud-risk', version: '1', outcome: 'succeeded', code: 'none' }), 1);
     assert.equal(sample(worker, 'inferq_jobs_finished_total', { model: 'fraud-risk', version: '2', outcome: 'succeeded', code: 'none' }), 1);
     assert.equal(sample(worker, 'inferq_jobs_finished_total', { model: 'lookup', version: '1', outcome: 'failed', code: 'INFERENCE_FAILED' }), 1);

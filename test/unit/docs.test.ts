@@ -4,21 +4,8 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { CONFIG_SPEC } from '../../packages/core/src/config.ts';
 import { ERROR_CATALOGUE } from '../../packages/core/src/errors.ts';
+import { tableRows } from '../support/markdown-table.ts';
 import { REPO_ROOT } from '../support/services.ts';
-
-/** Rows of the first markdown table after `heading`, as cell arrays (header and rule skipped). */
-function tableRows(markdown: string, afterText: string): string[][] {
-  const start = markdown.indexOf(afterText);
-  assert.ok(start >= 0, `section "${afterText}" not found`);
-  const lines = markdown.slice(start).split('\n');
-  const first = lines.findIndex((l) => l.startsWith('|'));
-  const rows: string[][] = [];
-  for (const line of lines.slice(first + 2)) {
-    if (!line.startsWith('|')) break;
-    rows.push(line.split('|').slice(1, -1).map((c) => c.trim()));
-  }
-  return rows;
-}
 
 const unquote = (cell: string) => cell.replace(/^`|`$/g, '');
 

@@ -8,6 +8,7 @@ import { decodeModelsChanged } from '@inferq/core/models-changed-message';
 import type { Logger } from '@inferq/core/logger';
 import { checkRedisRequirements, createBlockingConnection, createProducerConnection, type Redis } from '@inferq/core/redis-connection';
 import { loadModelRepository } from '@inferq/inference/model-repository';
+import { IdempotencyKeys } from '@inferq/jobs/idempotency-keys';
 import { JobStore } from '@inferq/jobs/job-store';
 import { predictionLogLimits } from '@inferq/core/prediction-log-script';
 import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
@@ -111,7 +112,8 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   const webhooks = await createWebhookProducer({ config, redis, queueConnection: queueRedis, keys, logger });
   // Fair ordering between tenants: only meaningful with several tenants.
   const admission = new Admission({ store, keys, catalog, maxQueueDepth: config.maxQueueDepth, fair: !keyring.open });
-  const jobs = new JobService({ config, store, catalog, queues, completions, webhooks, admission, metrics, routing, predictionLog: logLimits !== undefined });
+  const idempotency = new IdempotencyKeys(redis, keys, config.idempotencyTtlSeconds * 1000);
+  const jobs = new JobService({ config, store, idempotency, catalog, queues, completions, webhooks, admission, metrics, routing, predictionLog: logLimits !== undefined });
   const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
   const batches = new BatchService({ config, store: batchStore, catalog, queues, completions, webhooks, routing });
   const scheduleQueue = new Queue<ScheduledRun>(SCHEDULES_QUEUE, { connection: queueRedis, prefix: keys.prefix });

@@ -6,6 +6,7 @@ import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
 import type { ImageLimits } from '@inferq/inference/image-preprocess';
 import type { RawTensor } from '@inferq/inference/tensor-codec';
+import { finishedRecord } from '@inferq/jobs/finished-record';
 import type { JobStore } from '@inferq/jobs/job-store';
 import { describeInputs, jobPredictionEntry, predictionEntry, predictionOf } from '@inferq/jobs/prediction-entry';
 import type { PredictionLogWriter } from '@inferq/core/prediction-log-script';
@@ -277,10 +278,17 @@ export class ModelWorker {
       return;
     }
     this.options.health?.record(this.options.model, version, { ok: true, queueMs, inferenceMs: outcome.inferenceMs });
-    const result = runner.results.build(request.response, outcome.outputs as Record<string, RawTensor>, {
-      includeOutputs: request.include_outputs === true,
-      ...(decoded.notes ? { notes: decoded.notes } : {}),
-    });
+    let result: unknown;
+    try {
+      result = runner.results.build(request.response, outcome.outputs as Record<string, RawTensor>, {
+        includeOutputs: request.include_outputs === true,
+        ...(decoded.notes ? { notes: decoded.notes } : {}),
+      });
+    } catch (error) {
+      // An output no answer can be made of (NaN, infinity): this request fails, for good and alone.
+      if (!(error instanceof InferqError)) throw error;
+      return this.failForGood(run, startedAt, error, routing);
+    }
     await this.finish(job, request, { status: 'succeeded', result, startedAt, timings, batchSize: outcome.batchRows, ...routing });
     void this.shadowHalf(request, { version, ok: true, result, inference_ms: timings.inference_ms });
   }
@@ -370,25 +378,25 @@ export class ModelWorker {
   }
 
   private finish(job: Job<QueuePayload>, request: BundledRequest, finish: Finish): Promise<void> {
-    const now = Date.now();
-    const ttlMs = request.ttl_ms;
-    const record: FinishedJobRecord = {
-      job_id: request.id,
-      status: finish.status,
-      model: this.options.model,
-      model_version: finish.version ?? job.name,
-      created_at: new Date(request.created_at).toISOString(),
-      started_at: finish.startedAt === null ? null : new Date(finish.startedAt).toISOString(),
-      finished_at: new Date(now).toISOString(),
-      timings: finish.timings ?? null,
-      batch_size: finish.batchSize ?? null,
-      ...(finish.fallbackFrom ? { routed_by: 'fallback' as const, fallback_from: finish.fallbackFrom } : request.routed_by ? { routed_by: request.routed_by } : {}),
-      ...(finish.result !== undefined ? { result: finish.result } : {}),
-      ...(finish.error ? { error: finish.error.toBody() } : {}),
-      ...(request.metadata ? { metadata: request.metadata } : {}),
-      ...(request.tenant ? { tenant: request.tenant } : {}),
-      expires_at: new Date(now + ttlMs).toISOString(),
-    };
+    const { record, ttlMs } = finishedRecord(
+      {
+        jobId: request.id,
+        status: finish.status,
+        model: this.options.model,
+        version: finish.version ?? job.name,
+        createdAt: request.created_at,
+        startedAt: finish.startedAt,
+        ...(finish.timings ? { timings: finish.timings } : {}),
+        ...(finish.batchSize !== undefined ? { batchSize: finish.batchSize } : {}),
+        ...(request.routed_by ? { routedBy: request.routed_by } : {}),
+        ...(finish.fallbackFrom ? { fallbackFrom: finish.fallbackFrom } : {}),
+        ...(finish.result !== undefined ? { result: finish.result } : {}),
+        ...(finish.error ? { error: finish.error.toBody() } : {}),
+        ...(request.metadata ? { metadata: request.metadata } : {}),
+        ...(request.tenant ? { tenant: request.tenant } : {}),
+      },
+      request.ttl_ms,
+    );
     // The webhook and the log entry travel with the record: announced and logged only if it is stored.
     const log = this.options.predictionLog ? this.logEntry(record, request) : undefined;
     return this.options.resultWriter.write(record, ttlMs, request.webhook, log);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import os from 'node:os';
-import type { Config } from '@inferq/core/config';
+import { ConfigError, type Config } from '@inferq/core/config';
 import { Keyspace } from '@inferq/core/keyspace';
 import { decodeModelsChanged, encodeModelsChanged, type ModelChangeState } from '@inferq/core/models-changed-message';
 import type { Logger } from '@inferq/core/logger';
@@ -232,7 +232,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   });
   schedules.start();
 
-  const healthServer = config.workerHealthPort ? startHealthServer(config.workerHealthPort, heartbeat, metrics) : undefined;
+  const healthServer = config.workerHealthPort ? await startHealthServer(config.workerHealthPort, heartbeat, metrics) : undefined;
 
   return {
     workerId,
@@ -252,7 +252,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   };
 }
 
-function startHealthServer(port: number, heartbeat: WorkerHeartbeat, metrics: WorkerMetrics): Server {
+async function startHealthServer(port: number, heartbeat: WorkerHeartbeat, metrics: WorkerMetrics): Promise<Server> {
   const server = createServer((req, res) => {
     const versions = heartbeat.all();
     const ready = versions.length > 0 && versions.every((v) => v.state === 'ready');
@@ -265,6 +265,11 @@ function startHealthServer(port: number, heartbeat: WorkerHeartbeat, metrics: Wo
     if (req.url === '/readyz') return send(ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', worker_id: heartbeat.workerId, versions });
     send(404, { error: { code: 'NOT_FOUND', message: 'No such route.' } });
   });
-  server.listen(port);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new ConfigError([`INFERQ_WORKER_HEALTH_PORT=${port}: the port is already in use`]) : error),
+    );
+    server.listen(port, () => resolve());
+  });
   return server;
 }

@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-// The CLI runs from TypeScript source, like the services: register the loader, then start it.
-import { register } from 'tsx/esm/api';
+// Compiled JavaScript when it has been built (`npm run build`, the container image); otherwise,
+// in a development checkout, the TypeScript source through tsx.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/main.ts');
+const compiled = new URL('../dist/main.js', import.meta.url);
+if (existsSync(compiled)) {
+  await import(compiled.href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/main.ts');
+}

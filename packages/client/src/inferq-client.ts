@@ -75,7 +75,7 @@ export class InferqClient {
     return this.wait(body.job_id, { ...options, ...(remaining === undefined ? {} : { timeoutMs: remaining }) });
   }
 
-  /** `DELETE /v1/jobs/{id}`: cancels a queued job and returns it, `canceled` (409 `JOB_NOT_CANCELABLE` once it runs). */
+  /** `DELETE /v1/jobs/{id}`: cancels a queued or running job and returns it, `canceled` (409 `JOB_NOT_CANCELABLE` once it has finished). */
   async cancel(jobId: string, options: { signal?: AbortSignal } = {}): Promise<FinishedJob> {
     return (await this.transport.json<FinishedJob>({ method: 'DELETE', path: jobPath(jobId), idempotent: true, ...(options.signal ? { signal: options.signal } : {}) })).body;
   }

@@ -16,6 +16,7 @@ export const CONFIG_SPEC = {
   redisUrl: { env: 'REDIS_URL', default: 'redis://127.0.0.1:6379', doc: 'Redis connection URL (redis:// or rediss://).' },
   queuePrefix: { env: 'INFERQ_QUEUE_PREFIX', default: 'inferq', doc: 'Prefix of every Redis key inferq writes; wrap in {braces} for Redis Cluster.' },
   modelDir: { env: 'INFERQ_MODEL_DIR', default: '', doc: "Model repository: <dir>/<name>/<version>/model.json. Empty: the repository's own models/." },
+  dataDir: { env: 'INFERQ_DATA_DIR', default: '', doc: "Local state of npm start: its private Redis keeps its append-only file and owner record in <dir>/redis. Empty: .inferq in the checkout." },
   models: { env: 'INFERQ_MODELS', default: '', doc: 'Comma-separated model names a worker serves; empty serves every model in the repository.' },
   resultTtlSeconds: { env: 'INFERQ_RESULT_TTL_SECONDS', default: '3600', doc: 'How long a finished job is kept when the request names no ttl_seconds.' },
   maxResultTtlSeconds: { env: 'INFERQ_MAX_RESULT_TTL_SECONDS', default: '604800', doc: 'Largest ttl_seconds a request may ask for.' },
@@ -77,6 +78,8 @@ export const CONFIG_SPEC = {
 
 /** The demo model repository that ships with inferq, independent of the working directory. */
 export const BUNDLED_MODEL_DIR = fileURLToPath(new URL('../../../models', import.meta.url));
+/** Where `npm start` keeps its local state unless INFERQ_DATA_DIR says otherwise. */
+export const CHECKOUT_DATA_DIR = fileURLToPath(new URL('../../../.inferq', import.meta.url));
 
 export type ConfigKey = keyof typeof CONFIG_SPEC;
 export type ConfigOptions = Partial<Record<ConfigKey, string | number | boolean>>;
@@ -99,6 +102,7 @@ const configSchema = z.object({
   redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
   queuePrefix: z.string().regex(/^[A-Za-z0-9{}_.-]+$/, 'letters, digits, {}, _, . and - only'),
   modelDir: z.string(),
+  dataDir: z.string(),
   models: csv,
   resultTtlSeconds: intIn(1, 31_536_000),
   maxResultTtlSeconds: intIn(1, 31_536_000),
@@ -197,6 +201,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
   return {
     ...config,
     modelDir: config.modelDir ? path.resolve(config.modelDir) : BUNDLED_MODEL_DIR,
+    dataDir: config.dataDir ? path.resolve(config.dataDir) : CHECKOUT_DATA_DIR,
     // A session that claims every core is preempted by the worker's own event loop, and each of
     // its parallel operators then waits for its slowest thread: measured 2× slower runs on 2 cores.
     resolvedIntraOpThreads: config.intraOpThreads || Math.max(1, Math.floor((cores - 1) / config.inferenceThreads)),

@@ -1,21 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { ParsedJobId } from '@inferq/core/job-id';
 import type { BundledRequest, BundlePayload, FinishedJobRecord } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
 import { NamedCommand } from '@inferq/core/named-command';
 import { LOG_PREDICTIONS_LUA, PredictionLogArgs, type PredictionLogEntry, type PredictionLogLimits } from '@inferq/core/prediction-log-script';
 import type { Redis } from '@inferq/core/redis-connection';
-import { finishedRecordCodec, idempotencyRecordCodec, type IdempotencyRecord } from './job-codecs.ts';
-
-// GET-or-SET in one step: of 50 concurrent submits with one key, exactly one claims it.
-const CLAIM_IDEMPOTENCY_KEY = new NamedCommand(
-  'inferqClaimIdempotencyKey',
-  `local existing = redis.call('GET', KEYS[1])
-if existing then return existing end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return false`,
-  1,
-);
+import { finishedRecordCodec } from './job-codecs.ts';
 
 /**
  * Stores finished records, each only if the job has none yet (SET NX: a cancel, or an earlier
@@ -90,12 +79,10 @@ export interface FinishedWrite {
   log?: PredictionLogEntry | undefined;
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
 /**
  * The one owner of the job state that API and worker processes share in Redis: requests, their
- * bundles, finished records (with their exact TTL and their publication to long-polls),
- * idempotency keys, and the counters a model's queue is admitted by. BullMQ owns the bundle's
+ * bundles, finished records (with their exact TTL and their publication to long-polls), and the
+ * counters a model's queue is admitted by (idempotency keys: IdempotencyKeys). BullMQ owns the bundle's
  * queue job; everything inferq adds beside it is written and read here.
  */
 export class JobStore {
@@ -105,7 +92,7 @@ export class JobStore {
     /** Bounds of the prediction log; absent: nothing is logged (INFERQ_PREDICTION_LOG=false). */
     private readonly predictionLog?: PredictionLogLimits,
   ) {
-    for (const command of [CLAIM_IDEMPOTENCY_KEY, WRITE_FINISHED, COUNT_IN, QUEUE_DEPTH]) command.define(redis);
+    for (const command of [WRITE_FINISHED, COUNT_IN, QUEUE_DEPTH]) command.define(redis);
   }
 
   // ---- requests and their records ---------------------------------------------------------
@@ -117,17 +104,19 @@ export class JobStore {
    */
   async readRequest(id: ParsedJobId & { jobId: string }): Promise<RequestState> {
     const [fields, result] = await Promise.all([
-      this.redis.hmget(this.keys.bullJob(id.model, id.bundleId), 'name', 'timestamp', 'processedOn'),
+      this.redis.hmget(this.keys.bullJob(id.model, id.bundleId), 'name', 'timestamp', 'processedOn', 'finishedOn'),
       this.redis.get(this.keys.result(id.jobId)),
     ]);
     if (result) return { finished: finishedRecordCodec.decode(result) };
-    let [name, timestamp, processedOn] = fields;
+    let [name, timestamp, processedOn, finishedOn] = fields;
     if (!name || !timestamp) {
       // A job queued alone under its own id (by another producer, or before bundles): only
       // unknown and expired ids pay this second read.
-      [name, timestamp, processedOn] = await this.redis.hmget(this.keys.bullJob(id.model, id.jobId), 'name', 'timestamp', 'processedOn');
+      [name, timestamp, processedOn, finishedOn] = await this.redis.hmget(this.keys.bullJob(id.model, id.jobId), 'name', 'timestamp', 'processedOn', 'finishedOn');
       if (!name || !timestamp) return undefined;
     }
+    // A finished bundle is kept a while for the queue dashboard; its requests' records decide.
+    if (finishedOn) return undefined;
     return { pending: { version: name, createdAt: Number(timestamp), startedAt: processedOn ? Number(processedOn) : undefined } };
   }
 
@@ -169,7 +158,7 @@ export class JobStore {
   async writeFinished(writes: readonly FinishedWrite[]): Promise<boolean[]> {
     if (writes.length === 0) return [];
     const log = this.predictionLog ? new PredictionLogArgs(this.keys, this.predictionLog, writes.length) : undefined;
-    if (log) writes.forEach((w, i) => w.log && log.add(w.log, i + 1));
+    if (log) for (const [i, w] of writes.entries()) if (w.log) log.add(w.log, i + 1);
     const logKeys = log?.keys ?? [];
     const args: (string | number)[] = [writes.length + logKeys.length];
     for (const w of writes) args.push(this.keys.result(w.record.job_id));
@@ -215,23 +204,5 @@ export class JobStore {
     const k = this.keys;
     const n = (await QUEUE_DEPTH.run(this.redis, k.queuedRequests(model), k.bullQueueKey(model, 'wait'), k.bullQueueKey(model, 'prioritized'), k.bullQueueKey(model, 'active'), k.bullQueueKey(model, 'paused'))) as number;
     return Math.max(0, n);
-  }
-
-  // ---- idempotency --------------------------------------------------------------------------
-
-  private idempotencyKey(tenant: string, key: string): string {
-    // Scoped by tenant: two tenants using the same key never see each other's jobs.
-    return this.keys.idempotency(sha256(`${tenant}\u0000${key}`));
-  }
-
-  /** Claims the key for `record`; returns the record that already held it, if any. */
-  async claimIdempotencyKey(tenant: string, key: string, record: IdempotencyRecord, ttlMs: number): Promise<IdempotencyRecord | undefined> {
-    const existing = (await CLAIM_IDEMPOTENCY_KEY.run(this.redis, this.idempotencyKey(tenant, key), idempotencyRecordCodec.encode(record), ttlMs)) as string | null;
-    return existing ? idempotencyRecordCodec.decode(existing) : undefined;
-  }
-
-  /** Frees a key whose job was never queued, so a retry queues it. */
-  async releaseIdempotencyKey(tenant: string, key: string): Promise<void> {
-    await this.redis.del(this.idempotencyKey(tenant, key));
   }
 }

@@ -104,7 +104,7 @@ export function predictionsRoutes({ predictions, maxBodyBytes }: PredictionsRout
       c.header(MORE_HEADER, String(page.more));
       if (/\btext\/csv\b/i.test(c.req.header('accept') ?? '')) {
         c.header('content-type', 'text/csv; charset=utf-8');
-        return c.body([CSV_COLUMNS.join(','), ...page.predictions.map(csvLine)].join('\n') + '\n');
+        return c.body(`${[CSV_COLUMNS.join(','), ...page.predictions.map(csvLine)].join('\n')}\n`);
       }
       c.header('content-type', 'application/x-ndjson');
       return c.body(page.predictions.map((p) => `${JSON.stringify(p)}\n`).join(''));

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { Config } from '@inferq/core/config';
 import { InferqError, type ErrorBody } from '@inferq/core/errors';
@@ -9,13 +8,15 @@ import { probeImage } from '@inferq/inference/image-preprocess';
 import { validateModelInput } from '@inferq/inference/input-validation';
 import type { ModelManifest } from '@inferq/inference/manifest';
 import { packTensor } from '@inferq/inference/tensor-codec';
+import { bodyDigest, type IdempotencyKeys } from '@inferq/jobs/idempotency-keys';
 import { finishedRecordCodec } from '@inferq/jobs/job-codecs';
 import type { JobStore } from '@inferq/jobs/job-store';
-import { jobPredictionEntry } from '@inferq/jobs/prediction-entry';
 import { assertWebhookUrl } from '@inferq/webhooks/ssrf-guard';
 import type { WebhookProducer } from '@inferq/webhooks/webhook-service';
 import { DEFAULT_PRIORITY, type Admission } from './admission.ts';
 import { BundleCommitter, type BundleSlot, type SealedBundle } from './bundle-committer.ts';
+import { JobCanceller } from './job-canceller.ts';
+import { notFound } from './job-errors.ts';
 import type { CompletionListener, Waiter } from './completion-listener.ts';
 import type { JobRequest } from './job-request-schema.ts';
 import type { RoutingService } from '../routing/routing-service.ts';
@@ -48,18 +49,6 @@ interface Prepared {
 /** One entry of a bulk submit's answer, in request order: the job, or why it was refused. */
 export type BulkItem = (SubmittedJob & { poll_url: string }) | { error: ErrorBody };
 
-/** Sorted-key JSON, so two bodies that differ only in key order or spacing count as the same request. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
 /** What a bundle key names: requests that may share one queue job. */
 interface BundleKey {
   model: string;
@@ -75,9 +64,16 @@ function parseBundleKey(key: string): BundleKey {
   return { model, version, priorityClass: Number(priorityClass), tenant };
 }
 
+/**
+ * Finished bundles stay a while so the queue dashboard shows recent work (bounded, as they hold
+ * their requests' payloads); GET never reads them for a result: the request's record decides.
+ */
+const KEPT_FOR_THE_DASHBOARD = { removeOnComplete: { count: 200, age: 3600 }, removeOnFail: { count: 1000, age: 86_400 } } as const;
+
 export interface JobServiceDeps {
   config: Config;
   store: JobStore;
+  idempotency: IdempotencyKeys;
   catalog: ModelCatalog;
   queues: Map<string, Queue<QueuePayload>>;
   completions: CompletionListener;
@@ -97,8 +93,10 @@ export interface JobServiceDeps {
  */
 export class JobService {
   private readonly committer: BundleCommitter<BundledRequest>;
+  private readonly canceller: JobCanceller;
 
   constructor(private readonly deps: JobServiceDeps) {
+    this.canceller = new JobCanceller(deps);
     this.committer = new BundleCommitter<BundledRequest>(
       (key, bundles) => this.queueBundles(parseBundleKey(key), bundles),
       (key) => {
@@ -178,7 +176,7 @@ export class JobService {
       entries.push({
         name: key.version,
         data,
-        opts: { jobId: bundle.id, timestamp: bundle.createdAt, priority, attempts: this.deps.config.jobAttempts, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: true },
+        opts: { jobId: bundle.id, timestamp: bundle.createdAt, priority, attempts: this.deps.config.jobAttempts, backoff: { type: 'exponential', delay: 500 }, ...KEPT_FOR_THE_DASHBOARD },
       });
       const shadows = new Map<string, ShadowBundlePayload['copies']>();
       for (const r of bundle.items) {
@@ -215,7 +213,7 @@ export class JobService {
       await this.deps.admission.release(counters, count).catch(() => undefined);
       throw error;
     }
-    for (const bundle of bundles) for (const r of bundle.items) this.deps.metrics?.jobSubmitted(key.model, key.version);
+    for (const bundle of bundles) for (let i = 0; i < bundle.items.length; i++) this.deps.metrics?.jobSubmitted(key.model, key.version);
   }
 
   /**
@@ -225,14 +223,14 @@ export class JobService {
    * it can possibly finish (a Prefer: wait registers its long-poll there).
    */
   private async enqueue(prepared: Prepared, tenant: string, idempotency?: { key: string; bodySha256: string }, beforeQueued?: (jobId: string) => void): Promise<{ job: SubmittedJob; created: boolean }> {
-    const { store, config } = this.deps;
+    const { idempotency: idempotencyKeys } = this.deps;
     const slot = this.reserve(prepared, tenant);
     const job = this.submitted(prepared, slot);
     let decided = false;
     let claimed = false;
     try {
       if (idempotency) {
-        const previous = await guardRedis(() => store.claimIdempotencyKey(tenant, idempotency.key, { job, body_sha256: idempotency.bodySha256 }, config.idempotencyTtlSeconds * 1000));
+        const previous = await guardRedis(() => idempotencyKeys.claim(tenant, idempotency.key, { job, body_sha256: idempotency.bodySha256 }));
         if (previous) {
           decided = true;
           slot.withdraw();
@@ -250,7 +248,7 @@ export class JobService {
     } catch (error) {
       if (!decided) slot.withdraw();
       // The key must not point at a job that was never enqueued: a retry should enqueue it.
-      if (claimed && idempotency) await store.releaseIdempotencyKey(tenant, idempotency.key).catch(() => undefined);
+      if (claimed && idempotency) await idempotencyKeys.release(tenant, idempotency.key).catch(() => undefined);
       throw error;
     }
   }
@@ -259,7 +257,7 @@ export class JobService {
   async submit(request: JobRequest, idempotencyKey: string | undefined, requestId: string, tenant: string): Promise<{ job: SubmittedJob; created: boolean }> {
     const prepared = await this.prepare(request, requestId, tenant);
     await guardRedis(() => this.deps.admission.checkDepth(request.model, prepared.manifest));
-    return this.enqueue(prepared, tenant, idempotencyKey === undefined ? undefined : { key: idempotencyKey, bodySha256: sha256(canonicalJson(request)) });
+    return this.enqueue(prepared, tenant, idempotencyKey === undefined ? undefined : { key: idempotencyKey, bodySha256: bodyDigest(request) });
   }
 
   /**
@@ -274,7 +272,7 @@ export class JobService {
     let waiter: Waiter | undefined;
     let declined = false;
     try {
-      const submitted = await this.enqueue(prepared, tenant, idempotencyKey === undefined ? undefined : { key: idempotencyKey, bodySha256: sha256(canonicalJson(request)) }, (jobId) => {
+      const submitted = await this.enqueue(prepared, tenant, idempotencyKey === undefined ? undefined : { key: idempotencyKey, bodySha256: bodyDigest(request) }, (jobId) => {
         waiter = this.deps.completions.waitFor(jobId, waitMs, signal);
         declined = waiter === undefined;
       });
@@ -395,64 +393,8 @@ export class JobService {
     return record;
   }
 
-  /**
-   * Cancels a queued or running request: its canceled record is stored at once (only if it has
-   * no record yet), so GET says `canceled` from now on and the worker drops its result unannounced
-   * when the batch it is in finishes; a bundle whose requests are all canceled never runs.
-   */
-  async cancel(jobId: string, tenant: string): Promise<FinishedJobRecord> {
-    const id = this.ownJob(jobId, tenant);
-    const { store } = this.deps;
-    return guardRedis(async () => {
-      const state = await store.readRequest(id);
-      if (!state) throw notFound(jobId);
-      if ('finished' in state) throw notCancelable(this.owned(state.finished, tenant).status);
-      const bundled = await store.readBundledRequest(id);
-      if (!bundled) {
-        // The bundle finished between the two reads.
-        const finished = await store.readFinished(jobId);
-        if (finished) throw notCancelable(this.owned(finished, tenant).status);
-        throw notFound(jobId);
-      }
-      const { request, version } = bundled;
-      const now = Date.now();
-      const record: FinishedJobRecord = {
-        job_id: jobId,
-        status: 'canceled',
-        model: id.model,
-        model_version: version,
-        created_at: new Date(request.created_at).toISOString(),
-        started_at: state.pending.startedAt === undefined ? null : new Date(state.pending.startedAt).toISOString(),
-        finished_at: new Date(now).toISOString(),
-        timings: null,
-        batch_size: null,
-        ...(request.metadata ? { metadata: request.metadata } : {}),
-        tenant,
-        expires_at: new Date(now + request.ttl_ms).toISOString(),
-      };
-      const log = this.deps.predictionLog ? jobPredictionEntry(record, request, this.deps.catalog.get(id.model).versions.find((v) => v.version === version)?.manifest) : undefined;
-      const [placed] = await store.writeFinished([{ record, ttlMs: request.ttl_ms, log }]);
-      if (!placed) {
-        const finished = await store.readFinished(jobId);
-        throw notCancelable(finished?.status ?? 'succeeded');
-      }
-      // A queued bundle whose requests are all canceled leaves the queue: no worker takes it for nothing.
-      if (state.pending.startedAt === undefined && (await store.allFinished(bundled.bundle.requests.map((r) => r.id)))) {
-        const removed = await this.queueFor(id.model).remove(id.bundleId).catch(() => 0);
-        if (removed === 1) await this.deps.admission.release(bundled.bundle.counted_in ?? [], bundled.bundle.requests.length);
-      }
-      // The worker drops this request's outcome unannounced, so its job.canceled event is queued here.
-      if (request.webhook) await this.deps.webhooks.announce([{ record, webhook: request.webhook }]);
-      this.deps.metrics?.jobCanceled(record.model, record.model_version);
-      return record;
-    });
+  /** Cancels a queued or running request (see JobCanceller). */
+  cancel(jobId: string, tenant: string): Promise<FinishedJobRecord> {
+    return this.canceller.cancel(this.ownJob(jobId, tenant), tenant);
   }
-}
-
-function notCancelable(status: FinishedJobRecord['status']): InferqError {
-  return new InferqError('JOB_NOT_CANCELABLE', `the job has already ${status === 'canceled' ? 'been canceled' : status}`, { details: { status } });
-}
-
-function notFound(jobId: string): InferqError {
-  return new InferqError('JOB_NOT_FOUND', `no job ${jobId}: it never existed, or its result expired`, { details: { job_id: jobId } });
 }
