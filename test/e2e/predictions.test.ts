@@ -14,7 +14,7 @@ import os from 'node:os';
 import { Redis } from 'ioredis';
 import { InferqClient } from '../../packages/client/src/inferq-client.ts';
 import { request } from '../support/http.ts';
-import { REPO_ROOT, startStack, testModelDir, type Stack } from '../support/services.ts';
+import { compiledEnv, REPO_ROOT, startStack, testModelDir, type Stack } from '../support/services.ts';
 
 const JOBS = Number(process.env.PREDICTION_TEST_JOBS ?? 10_000);
 const SINGLE_POSTS = 200;
@@ -268,7 +268,7 @@ describe(`prediction log: ${JOBS} single jobs and a ${JOBS}-row batch`, () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'inferq-predictions-'));
     const cli = (args: string[]) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [path.join(REPO_ROOT, 'packages/cli/bin/inferq.mjs'), ...args, '--url', stack.baseUrl], { env: { ...process.env, INFERQ_API_KEY: 'key-aaaaaaaa' }, stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = spawn(process.execPath, [path.join(REPO_ROOT, 'packages/cli/bin/inferq.mjs'), ...args, '--url', stack.baseUrl], { env: { ...compiledEnv(), INFERQ_API_KEY: 'key-aaaaaaaa' }, stdio: ['ignore', 'ignore', 'pipe'] });
         let stderr = '';
         child.stderr.on('data', (d) => (stderr += d));
         child.on('exit', (code) => resolve({ code, stderr }));
