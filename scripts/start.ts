@@ -123,7 +123,10 @@ async function main(): Promise<void> {
   if (stopping) return;
 
   const port = process.env.PORT || '3000';
-  const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl };
+  // The services run compiled code: a source condition inherited from a development shell (or
+  // from `npm test`) would point their workspace imports at TypeScript they cannot load.
+  const nodeOptions = (process.env.NODE_OPTIONS ?? '').split(/\s+/).filter((flag) => flag && flag !== '--conditions=inferq-source').join(' ');
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: nodeOptions, REDIS_URL: redisUrl };
   if (process.stdout.isTTY && env.INFERQ_LOG_PRETTY === undefined) env.INFERQ_LOG_PRETTY = 'true';
 
   const api = spawnService({ name: 'api', entry: path.join(repoRoot, 'apps/api/dist/main.js'), cwd: repoRoot, env });

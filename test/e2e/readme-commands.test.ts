@@ -22,6 +22,8 @@ const NOT_RUN: { first: RegExp; why: string }[] = [
   { first: /^npm ci && npm run build/, why: 'a deployment: its Redis is a host named redis' },
   { first: /^npm run build\s/, why: 'development commands: the build and the suite this test is part of' },
   { first: /^npm run bench\s/, why: 'benches: minutes of load on the machine' },
+  { first: /^kubectl /, why: 'needs a Kubernetes cluster; test/deploy/kubernetes.test.ts renders and validates the manifests offline' },
+  { first: /^npm exec --prefix /, why: 'the CLI from another directory, against a checkout at /srv/inferq; test/e2e/cli.test.ts runs the CLI' },
 ];
 
 /** What the output of each block that runs must show; `errors` lists the error codes it may answer. */

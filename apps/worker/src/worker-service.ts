@@ -100,18 +100,18 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
       predictionLog,
       onMissingVersion: () => void hotLoader?.scan(),
       announceMissed: async (requests) => {
-        const announced = await webhooks.log.announced(requests.map((r) => r.id));
-        const missed = requests.filter((_, i) => !announced[i]);
-        const records = await store.readFinishedMany(missed.map((r) => r.id));
+        const records = await store.readFinishedMany(requests.map((r) => r.id));
         // Canceled records are the API's to announce; the worker only ever stores outcomes.
-        const items = missed.flatMap((r, i) => {
+        const items = requests.flatMap((r, i) => {
           const record = records[i];
-          return record && record.status !== 'canceled' && r.webhook ? [{ record, webhook: r.webhook }] : [];
+          return record && record.status !== 'canceled' && r.webhook ? [{ record, subscription: r.webhook }] : [];
         });
-        if (items.length > 0) {
-          logger.warn({ model, requests: items.length }, 'announcing finished requests whose announcement a killed worker lost');
-          await webhooks.announce(items);
-        }
+        if (items.length === 0) return;
+        const queued = await webhooks.dispatcher.announceMissed(items).catch((error: Error) => {
+          logger.error({ model, err: error.message }, 'could not check the announcements of a retried bundle');
+          return 0;
+        });
+        if (queued > 0) logger.warn({ model, deliveries: queued }, 'queued deliveries of finished requests that a killed worker had not queued');
       },
     });
     modelWorker.start();
