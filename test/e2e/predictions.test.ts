@@ -376,9 +376,11 @@ describe('quality, drift and the label guardrail on a canary made worse on purpo
     const res = await fetch(`${stack.baseUrl}/v1/labels`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: labels });
     assert.equal(((await res.json()) as { stored: number }).stored, 300);
     let rollback: any;
+    // The event is read from Redis, the weights from the API's policy cache (refreshed by a notice): wait for both.
     await waitFor('the rollback', async () => {
-      rollback = (await request(stack.baseUrl, 'GET', '/v1/models/scorer/routing')).body.events.find((e: { type: string }) => e.type === 'rollback');
-      return rollback !== undefined;
+      const status = (await request(stack.baseUrl, 'GET', '/v1/models/scorer/routing')).body;
+      rollback = status.events.find((e: { type: string }) => e.type === 'rollback');
+      return rollback !== undefined && status.weights['2'] === 0;
     }, 30_000);
     assert.equal(rollback.reason, 'labelled_accuracy');
     assert.equal(rollback.version, '2');
