@@ -69,10 +69,10 @@ export class BenchStack {
   }
 
   /** The API, with the lag probe loaded (its cost, a 1 ms timer, is negligible). */
-  async startApi(): Promise<ServiceProcess> {
+  async startApi(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
     const port = await freePort();
     // Scenario 6 queues 100k jobs with no worker: the default depth limit (100k) would refuse the last.
-    this.api = await startService('api', { env: { ...this.env('api', [LAG_PROBE]), PORT: String(port), INFERQ_MAX_QUEUE_DEPTH: '1000000' } });
+    this.api = await startService('api', { env: { ...this.env('api', [LAG_PROBE]), PORT: String(port), INFERQ_MAX_QUEUE_DEPTH: '1000000', ...extraEnv } });
     this.apiUrl = `http://127.0.0.1:${port}`;
     return this.api;
   }
@@ -80,8 +80,8 @@ export class BenchStack {
   /**
    * A worker serving one model; `probe` loads the event-loop lag probe into its main thread.
    * `name` tells apart several workers of one model (default: the model); `intraOpThreads`
-   * overrides the default (all cores), e.g. to share the cores between several workers; `env`
-   * overrides other settings (e.g. OLD_THREAD_DEFAULTS).
+   * overrides the stack's (all cores), e.g. to share the cores between several workers; `env`
+   * adds or overrides environment variables (e.g. OLD_THREAD_DEFAULTS).
    */
   async startWorker(model: string, options: { probe?: boolean; name?: string; intraOpThreads?: number; env?: Record<string, string> } = {}): Promise<ServiceProcess> {
     const name = options.name ?? model;

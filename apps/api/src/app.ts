@@ -24,6 +24,8 @@ import { schedulesRoutes } from './routes/schedules-routes.ts';
 import { jobsRoutes } from './routes/jobs-routes.ts';
 import { modelsRoutes } from './routes/models-routes.ts';
 import type { BatchService } from './services/batch-service.ts';
+import type { PredictionService } from './services/prediction-service.ts';
+import { predictionsRoutes } from './routes/predictions-routes.ts';
 import type { JobService } from './services/job-service.ts';
 import type { ModelCatalog } from './services/model-catalog.ts';
 import type { RoutingService } from './routing/routing-service.ts';
@@ -43,6 +45,7 @@ export interface AppDeps {
   jobs: JobService;
   webhooks: WebhookProducer;
   batches: BatchService;
+  predictions: PredictionService;
   schedules: ScheduleRegistry;
   /** Server-Sent Event streams: the hub that feeds them, and the heartbeat interval (ms). */
   events: { hub: EventHub; heartbeatMs: number };
@@ -79,7 +82,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', deps.observability.routes);
   app.route('/', healthRoutes({ redis: deps.redis, catalog: deps.catalog, authOpen: deps.keyring.open }));
   app.route('/v1/models', routingRoutes({ routing: deps.routing, catalog: deps.catalog, redis: deps.redis, keys: deps.keys, maxBodyBytes: deps.limits.maxBodyBytes }));
-  app.route('/v1/models', modelsRoutes({ catalog: deps.catalog, routing: deps.routing }));
+  app.route('/v1/models', modelsRoutes({ catalog: deps.catalog, routing: deps.routing, predictions: deps.predictions }));
+  app.route('/v1', predictionsRoutes({ predictions: deps.predictions, maxBodyBytes: deps.limits.maxBodyBytes }));
   app.route('/v1/jobs', jobsRoutes({ jobs: deps.jobs, ...deps.limits }));
   app.route('/v1/jobs', deliveriesRoutes({ jobs: deps.jobs, webhooks: deps.webhooks }));
   app.route('/v1', eventsRoutes({ hub: deps.events.hub, heartbeatMs: deps.events.heartbeatMs, jobs: deps.jobs, batches: deps.batches }));

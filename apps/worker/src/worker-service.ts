@@ -9,6 +9,7 @@ import { checkRedisRequirements, createBlockingConnection, createProducerConnect
 import { loadModelRepository, type ModelVersionEntry } from '@inferq/inference/model-repository';
 import { BatchStore } from '@inferq/batch/batch-store';
 import { JobStore } from '@inferq/jobs/job-store';
+import { PredictionLogWriter, predictionLogLimits } from '@inferq/core/prediction-log-script';
 import { PolicyStore } from '@inferq/routing/policy-store';
 import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
 import { startWebhookDelivery } from '@inferq/webhooks/webhook-service';
@@ -52,14 +53,16 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   // Deliveries run on their own queue and connection: a slow receiver never holds up inference.
   const webhookConnection = createBlockingConnection(config.redisUrl);
   const webhooks = await startWebhookDelivery({ config, redis, keys, logger, connection: webhookConnection, metrics });
-  const store = new JobStore(redis, keys);
+  const logLimits = predictionLogLimits(config);
+  const store = new JobStore(redis, keys, logLimits);
   const resultWriter = new ResultWriter(store, async (written) => {
     for (const { record } of written) heartbeat.countFinished(record.model, record.model_version);
     countFinished(written.map((w) => w.record));
     await webhooks.announce(written);
   });
-  const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
-  const chunks = new ChunkRunner(batchStore, logger, metrics);
+  const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger), logLimits);
+  const chunks = new ChunkRunner(batchStore, logger, metrics, logLimits !== undefined);
+  const predictionLog = logLimits ? { shadows: new PredictionLogWriter(redis, keys, logLimits) } : undefined;
   const repository = await loadModelRepository(config.modelDir, { only: config.models });
   const connections: Redis[] = [redis, webhookConnection];
   const runners: VersionRunner[] = [];
@@ -94,6 +97,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
       imageLimits: { maxPixels: config.maxImagePixels, maxWidth: config.maxImageWidth },
       health,
       shadowLog,
+      predictionLog,
       onMissingVersion: () => void hotLoader?.scan(),
       announceMissed: async (requests) => {
         const records = await store.readFinishedMany(requests.map((r) => r.id));

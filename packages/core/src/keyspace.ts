@@ -141,6 +141,41 @@ export class Keyspace {
     return `${this.prefix}:shadow-log:${model}`;
   }
 
+  /** A model's prediction log (stream; one field `r`, a PredictionRecord as JSON), bounded by length and age. */
+  predictions(model: string): string {
+    return `${this.prefix}:predictions:${model}`;
+  }
+
+  /** Hash of one hour's (by id time) logged predictions: prediction id → "<stream id> <tenant>", for labels. */
+  predictionIndex(model: string, hourBucket: number): string {
+    return `${this.prefix}:prediction-index:${model}:${hourBucket}`;
+  }
+
+  /** Sorted set (lex) of one hour's predictions by routing key: "<routing key>\0<stream id>\0<prediction id>". */
+  predictionKeys(model: string, hourBucket: number): string {
+    return `${this.prefix}:prediction-keys:${model}:${hourBucket}`;
+  }
+
+  /** Hash of the labels given to one hour's (by id time) predictions: prediction id → {label, labeled_at} JSON. */
+  labels(model: string, hourBucket: number): string {
+    return `${this.prefix}:labels:${model}:${hourBucket}`;
+  }
+
+  /** List of a version's labelled outcomes, newest first, capped: the sliding window quality is measured over. */
+  qualityOutcomes(model: string, version: string): string {
+    return `${this.prefix}:quality:${model}:${version}`;
+  }
+
+  /** List of a version's first predictions' feature rows (JSON arrays): its drift reference. */
+  driftReference(model: string, version: string): string {
+    return `${this.prefix}:drift-reference:${model}:${version}`;
+  }
+
+  /** List of a version's latest predictions' feature rows, newest first, capped: what drift is judged on. */
+  driftRecent(model: string, version: string): string {
+    return `${this.prefix}:drift-recent:${model}:${version}`;
+  }
+
   /** Versions being unloaded (set of version names): no new traffic, workers drain then drop them. */
   unloading(model: string): string {
     return `${this.prefix}:unloading:${model}`;

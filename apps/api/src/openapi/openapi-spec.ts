@@ -4,6 +4,7 @@ import { ERROR_CATALOGUE } from '@inferq/core/errors';
 import { jsonSchema as batchJsonSchema, querySchema as batchQuerySchema } from '../routes/batches-routes.ts';
 import { imageUploadQuerySchema, jobRequestSchema } from '../services/job-request-schema.ts';
 import { v2InferenceRequestSchema } from '../services/v2-protocol.ts';
+import { exportQuerySchema, labelRowSchema } from '../routes/predictions-routes.ts';
 import { routingPolicySchema } from '@inferq/routing/routing-policy';
 import { REQUEST_EXAMPLES, type RequestExample } from './request-examples.ts';
 import {
@@ -14,6 +15,8 @@ import {
   errorEnvelopeSchema,
   healthSchema,
   jobSchema,
+  labelResultSchema,
+  labelResultsSchema,
   modelListSchema,
   modelSchema,
   readinessSchema,
@@ -367,6 +370,38 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         },
       },
     },
+    '/v1/predictions': {
+      get: {
+        operationId: 'exportPredictions',
+        tags: ['predictions'],
+        summary: "Export a model's prediction log, labels joined",
+        description:
+          'One page, oldest first: NDJSON (one logged prediction per line, fields in docs/predictions.md), or CSV with `Accept: text/csv`. `Inferq-Cursor` is the last entry read: pass it as `cursor` for the next page (or, later, for what was logged since). `Inferq-More: true` while more may follow. Only your own tenant\'s predictions; the admin scope sees every tenant\'s (or `tenant`\'s).',
+        parameters: queryParameters(exportQuerySchema),
+        responses: {
+          '200': ok(
+            'The page.',
+            { 'application/x-ndjson': { schema: { type: 'string' } }, 'text/csv': { schema: { type: 'string' } } },
+            { 'Inferq-Cursor': { description: 'The last entry read.', schema: { type: 'string' } }, 'Inferq-More': { description: 'Whether more may follow.', schema: { type: 'string', enum: ['true', 'false'] } } },
+          ),
+          ...v1Errors(400, 404),
+        },
+      },
+    },
+    '/v1/labels': {
+      post: {
+        operationId: 'postLabels',
+        tags: ['predictions'],
+        summary: 'Give logged predictions their true labels',
+        description:
+          'One label as `application/json` (errors answer with their status), or many as `application/x-ndjson` (200, each row stored, unchanged, or rejected alone with its code). A label is kept once: the same one again is a no-op, another is 409 LABEL_CONFLICT.',
+        requestBody: { required: true, content: { ...json(ref('schemas', 'LabelRow')), 'application/x-ndjson': { schema: { type: 'string' } } } },
+        responses: {
+          '200': ok('The label (JSON), or every row\'s outcome (NDJSON).', json({ oneOf: [ref('schemas', 'LabelResult'), ref('schemas', 'LabelResults')] })),
+          ...v1Errors(400, 404, 409, 413, 415, 422),
+        },
+      },
+    },
     '/v1/schedules': {
       get: {
         operationId: 'listSchedules',
@@ -534,6 +569,7 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
       { name: 'webhooks', description: "A job's webhook delivery log, and redelivery." },
       { name: 'models', description: 'The model repository, and what live workers report.' },
       { name: 'kserve-v2', description: 'The KServe V2 / Open Inference Protocol (REST): health, metadata and synchronous inference, as Triton and KServe speak it.' },
+      { name: 'predictions', description: 'The prediction log: export it, and label its predictions (docs/predictions.md).' },
       { name: 'operations', description: 'Health, metrics, this document and the queue dashboard.' },
     ],
     paths,
@@ -567,6 +603,9 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         ModelList: outputSchema(modelListSchema),
         Health: outputSchema(healthSchema),
         Readiness: outputSchema(readinessSchema),
+        LabelRow: inputSchema(labelRowSchema),
+        LabelResult: outputSchema(labelResultSchema),
+        LabelResults: outputSchema(labelResultsSchema),
         Error: outputSchema(errorEnvelopeSchema),
         V2InferenceRequest: inputSchema(v2InferenceRequestSchema),
         V2InferenceResponse: outputSchema(v2InferenceResponseSchema),

@@ -169,9 +169,42 @@ export const modelSchema = z.object({
         failed: z.array(z.object({ worker_id: z.string(), reason: z.string().nullable() })),
         execution_providers: z.array(z.string()),
       }),
+      quality: z
+        .object({
+          labelled: z.number().int(),
+          accuracy: z.number().nullable(),
+          positive_label: z.string().nullable(),
+          precision: z.number().nullable(),
+          recall: z.number().nullable(),
+          log_loss: z.number().nullable(),
+          calibration: z.array(z.object({ from: z.number(), to: z.number(), count: z.number().int(), mean_predicted: z.number().nullable(), observed: z.number().nullable() })),
+        })
+        .nullable()
+        .optional()
+        .meta({ description: 'GET /v1/models/{name}, classifiers: quality over the labelled predictions of the window (docs/predictions.md).' }),
+      drift: z
+        .object({
+          reference: z.enum(['first_predictions', 'reference.json']),
+          reference_size: z.number().int(),
+          window_size: z.number().int(),
+          threshold: z.number(),
+          features: z.record(z.string(), z.object({ psi: z.number(), drifted: z.boolean() })),
+        })
+        .nullable()
+        .optional()
+        .meta({ description: "GET /v1/models/{name}, models with named features: each feature's PSI against the version's reference." }),
     }),
   ),
 });
+
+export const labelResultsSchema = z.object({
+  stored: z.number().int(),
+  unchanged: z.number().int(),
+  rejected: z.number().int(),
+  results: z.array(z.object({ row: z.number().int(), status: z.enum(['stored', 'unchanged']).optional(), prediction_id: z.string().optional(), error: errorEnvelopeSchema.shape.error.optional() })),
+});
+
+export const labelResultSchema = z.object({ status: z.enum(['stored', 'unchanged']), prediction_id: z.string(), model: z.string(), version: z.string().nullable() });
 
 export const unloadSchema = z.object({ model: z.string(), version: z.string(), status: z.literal('draining') });
 
