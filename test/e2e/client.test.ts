@@ -24,14 +24,10 @@ function runExample(file: string, env: Record<string, string>): Promise<{ code: 
   });
 }
 
-/** The ```ts blocks of the README's client section. */
+/** The ```ts blocks of the client's README (packages/client/README.md). */
 function readmeClientBlocks(): string[] {
-  const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('\n## TypeScript client');
-  assert.ok(start >= 0, 'the README has a TypeScript client section');
-  const end = readme.indexOf('\n## ', start + 1);
-  const section = readme.slice(start, end === -1 ? undefined : end);
-  return [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+  const readme = readFileSync(path.join(REPO_ROOT, 'packages/client/README.md'), 'utf8');
+  return [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] as string);
 }
 
 /** What each example must print, line by line, against a running inferq. */
