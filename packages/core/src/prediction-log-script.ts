@@ -46,6 +46,11 @@ local function logPredictions(at, stored)
   local maxLen, minId = ARGV[at + 1], ARGV[at + 2]
   local refSize, window = tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
   local streams = {}
+  -- Work on keys shared by the entries is done once per call, after the loop: expiries, and the
+  -- drift lists' pushes and trims (one command per key, however many predictions).
+  local expireAt = {}
+  local references = {}
+  local recents = {}
   for i = 0, n - 1 do
     local a = at + 5 + i * ${FIELDS_PER_ENTRY}
     local owner = tonumber(ARGV[a])
@@ -57,21 +62,32 @@ local function logPredictions(at, stored)
       streams[stream] = true
       if index > 0 then
         redis.call('HSET', KEYS[index], ARGV[a + 5], id .. ' ' .. ARGV[a + 6])
-        redis.call('PEXPIREAT', KEYS[index], ARGV[a + 4])
+        expireAt[KEYS[index]] = ARGV[a + 4]
       end
       local byKey = tonumber(ARGV[a + 3])
       if byKey > 0 then
         redis.call('ZADD', KEYS[byKey], 0, ARGV[a + 7] .. '\\0' .. id .. '\\0' .. ARGV[a + 5])
-        redis.call('PEXPIREAT', KEYS[byKey], ARGV[a + 4])
+        expireAt[KEYS[byKey]] = ARGV[a + 4]
       end
       local reference = tonumber(ARGV[a + 9])
       if reference > 0 then
-        if redis.call('LLEN', KEYS[reference]) < refSize then redis.call('RPUSH', KEYS[reference], ARGV[a + 11]) end
-        local recent = KEYS[tonumber(ARGV[a + 10])]
-        redis.call('LPUSH', recent, ARGV[a + 11])
-        redis.call('LTRIM', recent, 0, window - 1)
+        local ref = references[KEYS[reference]] or {}
+        ref[#ref + 1] = ARGV[a + 11]
+        references[KEYS[reference]] = ref
+        local recent = recents[KEYS[tonumber(ARGV[a + 10])]] or {}
+        recent[#recent + 1] = ARGV[a + 11]
+        recents[KEYS[tonumber(ARGV[a + 10])]] = recent
       end
     end
+  end
+  for key, at in pairs(expireAt) do redis.call('PEXPIREAT', key, at) end
+  for key, rows in pairs(references) do
+    local room = refSize - redis.call('LLEN', key)
+    if room > 0 then redis.call('RPUSH', key, unpack(rows, 1, math.min(room, #rows))) end
+  end
+  for key, rows in pairs(recents) do
+    redis.call('LPUSH', key, unpack(rows))
+    redis.call('LTRIM', key, 0, window - 1)
   end
   for stream in pairs(streams) do redis.call('XTRIM', stream, 'MINID', '~', minId) end
 end
