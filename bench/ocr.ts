@@ -22,7 +22,7 @@ const CONCURRENCY = 32;
 
 const lines = await Promise.all(TEXTS.flatMap((text) => Array.from({ length: COPIES }, () => text)).map(async (text) => ({ text, png: await renderTextLine(text) })));
 const manifest = (await loadModelRepository(path.join(REPO_ROOT, 'models'), { only: ['textline-ocr'] })).get('textline-ocr')?.versions[0];
-if (!manifest?.manifest?.preprocess || !manifest.artifactPath) throw new Error('textline-ocr is not available');
+if (manifest?.manifest?.preprocess?.kind !== 'image' || !manifest.artifactPath) throw new Error('textline-ocr is not available');
 const spec = manifest.manifest.preprocess;
 const maxBatch = manifest.manifest.max_batch_size;
 const limits = { maxPixels: 16_777_216, maxWidth: 2048 };
