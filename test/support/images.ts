@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import sharp from 'sharp';
+import sharp, { type OverlayOptions } from 'sharp';
 
 const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -70,7 +70,7 @@ export async function renderPage(spec: PageSpec): Promise<{ png: Buffer; lines: 
   const columnWidth = (spec.width - 2 * margin - gutter) / 2;
   const cursor = [margin, margin];
   const lines: PageLine[] = [];
-  const layers: sharp.OverlayOptions[] = [];
+  const layers: OverlayOptions[] = [];
   for (const line of spec.lines) {
     const font = line.font ?? 'DejaVu Sans';
     const fontSize = line.fontSize ?? 24;

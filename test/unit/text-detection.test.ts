@@ -89,7 +89,7 @@ describe('rotated rectangles', () => {
   test('minimum-area rectangle of a rotated point set, and unclip', () => {
     const a = Math.PI / 6;
     const points: [number, number][] = [];
-    for (const [u, v] of [[-50, -5], [50, -5], [50, 5], [-50, 5], [0, 0], [10, 3]]) points.push([100 + u * Math.cos(a) - v * Math.sin(a), 80 + u * Math.sin(a) + v * Math.cos(a)]);
+    for (const [u, v] of [[-50, -5], [50, -5], [50, 5], [-50, 5], [0, 0], [10, 3]] as const) points.push([100 + u * Math.cos(a) - v * Math.sin(a), 80 + u * Math.sin(a) + v * Math.cos(a)]);
     const rect = minAreaRect(points);
     near(rect.width, 100, 1e-6, 'width');
     near(rect.height, 10, 1e-6, 'height');
