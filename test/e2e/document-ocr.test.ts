@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Queue } from 'bullmq';
+import type { BundlePayload } from '../../packages/core/src/job-types.ts';
+import { request } from '../support/http.ts';
+import { pngClaiming, renderPage, type PageLine, type PageSpec } from '../support/images.ts';
+import { startService, startStack, type ServiceProcess, type Stack } from '../support/services.ts';
+
+const WORDS = ['invoice', 'total', 'amount', 'paid', 'order', 'number', 'customer', 'account', 'balance', 'due', 'date', 'March', 'April', 'report', 'summary', 'quarter', 'revenue', 'growth', 'shipping', 'address', 'Berlin', 'Paris', 'station', 'market', 'water', 'green', 'light', 'north', 'river', 'garden'];
+const FONTS = ['DejaVu Sans', 'DejaVu Serif', 'DejaVu Sans Mono'];
+
+/** A deterministic line of two to four words and a number. */
+function lineText(seed: number, maxChars: number): string {
+  let x = seed * 2654435761;
+  const next = () => {
+    x = (x * 1103515245 + 12345) >>> 0;
+    return x;
+  };
+  const words = Array.from({ length: 2 + (next() % 3) }, () => WORDS[next() % WORDS.length] as string);
+  let text = `${words.join(' ')} ${100 + (next() % 9000)}`;
+  while (text.length > maxChars) text = text.slice(0, text.lastIndexOf(' '));
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+type Line = PageSpec['lines'][number];
+const styled = (i: number, text: string, extra: Partial<Line> = {}): Line => ({ text, font: FONTS[i % 3], fontSize: [20, 24, 28, 32][i % 4], upsideDown: i % 5 === 3, ...extra });
+
+const PAGES: PageSpec[] = [
+  // One column, 14 lines.
+  { width: 900, height: 820, lines: Array.from({ length: 14 }, (_, i) => styled(i, lineText(i + 1, 40))) },
+  // A title over two columns of 12 lines each, and a footer across both.
+  {
+    width: 1100,
+    height: 900,
+    lines: [
+      { text: 'Quarterly Report 2024', font: 'DejaVu Serif', fontSize: 34 },
+      ...Array.from({ length: 12 }, (_, i) => styled(i, lineText(100 + i, 24), { column: 0 })),
+      ...Array.from({ length: 12 }, (_, i) => styled(i + 2, lineText(200 + i, 24), { column: 1 })),
+      { text: 'Page 2 of 7 printed on 12 March 2024 by the accounts office in Berlin', fontSize: 18 },
+    ],
+  },
+];
+
+/** Levenshtein distance. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length] as number;
+}
+
+function iou(box: [number, number][], truth: PageLine['bounds']): number {
+  const xs = box.map((p) => p[0]);
+  const ys = box.map((p) => p[1]);
+  const [l, t, r, b] = [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+  const w = Math.max(0, Math.min(r, truth[2]) - Math.max(l, truth[0]));
+  const h = Math.max(0, Math.min(b, truth[3]) - Math.max(t, truth[1]));
+  const inter = w * h;
+  return inter / ((r - l) * (b - t) + (truth[2] - truth[0]) * (truth[3] - truth[1]) - inter);
+}
+
+async function upload(base: string, png: Buffer, query = 'model=document-ocr') {
+  const res = await fetch(`${base}/v1/jobs?${query}`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+async function finished(base: string, jobId: string) {
+  for (;;) {
+    const job = await request(base, 'GET', `/v1/jobs/${jobId}?wait=60`);
+    if (job.body.status !== 'queued' && job.body.status !== 'running') return job.body;
+  }
+}
+
+const normalised = (text: string) => text.replace(/\s+/g, ' ').trim();
+
+describe('document-ocr: a pipeline from page to text lines, each stage on its own queue', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ workerEnv: { INFERQ_MODELS: 'document-ocr,text-detection,text-orientation,textline-ocr' } });
+  });
+  after(() => stack.stop());
+
+  test('rendered pages (fonts, sizes, lines upside down, two columns) are read line by line, in reading order', async (t) => {
+    let chars = 0;
+    let leastIou = 1;
+    let errors = 0;
+    for (const spec of PAGES) {
+      const page = await renderPage(spec);
+      const submitted = await upload(stack.baseUrl, page.png);
+      assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
+      assert.match(submitted.body.job_id, /^document-ocr\./);
+      const job = await finished(stack.baseUrl, submitted.body.job_id);
+      assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+      const lines = job.result.lines as { text: string; confidence: number; box: [number, number][]; angle: number; error?: unknown }[];
+      // Every true line is found, by a box overlapping it (IoU ≥ 0.5), and the boxes come in the true reading order.
+      const matched = page.lines.map((truth) => {
+        const scored = lines.map((l, i) => ({ i, iou: iou(l.box, truth.bounds) })).sort((a, b) => b.iou - a.iou)[0];
+        assert.ok(scored && scored.iou >= 0.5, `"${truth.text}" not found (best IoU ${scored?.iou.toFixed(2)})`);
+        leastIou = Math.min(leastIou, scored.iou);
+        return scored.i;
+      });
+      assert.equal(lines.length, page.lines.length, `one box per line: ${lines.map((l) => l.text).join(' | ')}`);
+      assert.deepEqual(matched, page.lines.map((_, i) => i), 'reading order');
+      page.lines.forEach((truth, i) => {
+        const line = lines[i] as (typeof lines)[number];
+        assert.equal(line.error, undefined);
+        chars += truth.text.length;
+        errors += editDistance(normalised(line.text), truth.text);
+        assert.ok(Math.abs(Math.abs(line.angle) - (truth.upsideDown ? 180 : 0)) < 5, `"${truth.text}": angle ${line.angle}, upside down: ${truth.upsideDown}`);
+        assert.ok(line.confidence > 0 && line.confidence <= 1);
+      });
+      assert.equal(job.result.text, lines.map((l) => l.text).join('\n'));
+      // The stages, in order, each on its model's queue.
+      const stages = job.timings.stages as { stage: string; model: string; version: string; ms: number; requests: number }[];
+      assert.deepEqual(stages.map((s) => [s.stage, s.model, s.requests]), [['detection', 'text-detection', 1], ['orientation', 'text-orientation', page.lines.length], ['recognition', 'textline-ocr', page.lines.length]]);
+      for (const s of stages) assert.ok(s.ms >= 0 && s.version === '1');
+      assert.ok(job.timings.inference_ms > 0 && job.timings.total_ms >= job.timings.queue_ms);
+    }
+    const accuracy = 1 - errors / chars;
+    t.diagnostic(`character accuracy ${(accuracy * 100).toFixed(2)} % (${errors} errors in ${chars} characters), least IoU ${leastIou.toFixed(2)}`);
+    assert.ok(accuracy >= 0.98, `character accuracy ${(accuracy * 100).toFixed(2)} % (${errors} errors in ${chars} characters)`);
+  });
+
+  test('a page without text is an empty result, not an error', async () => {
+    const blank = (await renderPage({ width: 400, height: 300, lines: [] })).png;
+    const job = await finished(stack.baseUrl, (await upload(stack.baseUrl, blank)).body.job_id);
+    assert.equal(job.status, 'succeeded');
+    assert.deepEqual(job.result, { lines: [], text: '' });
+    assert.deepEqual(job.timings.stages.map((s: { requests: number }) => s.requests), [1, 0, 0]);
+  });
+
+  test('an image over the pixel limit, or anything but an image, is refused at submit', async () => {
+    const huge = await upload(stack.baseUrl, await pngClaiming(20_000, 20_000));
+    assert.equal(huge.status, 413);
+    assert.equal(huge.body.error.code, 'IMAGE_TOO_LARGE');
+    const tensors = await request(stack.baseUrl, 'POST', '/v1/jobs', { model: 'document-ocr', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: [1] }] });
+    assert.equal(tensors.status, 422);
+    assert.equal(tensors.body.error.code, 'IMAGE_REQUIRED');
+    const batch = await request(stack.baseUrl, 'POST', '/v1/batches', { model: 'document-ocr', rows: [{ features: { a: 1 } }] });
+    assert.equal(batch.status, 422);
+    assert.equal(batch.body.error.code, 'IMAGE_REQUIRED');
+  });
+});
+
+describe('document-ocr: a line that fails fails alone', () => {
+  let stack: Stack;
+  let reader: ServiceProcess | undefined;
+  before(async () => {
+    // No worker reads lines yet: the recognition requests wait in textline-ocr's queue.
+    stack = await startStack({ workerEnv: { INFERQ_MODELS: 'document-ocr,text-detection,text-orientation' } });
+  });
+  after(async () => {
+    await reader?.stop('SIGKILL');
+    await stack.stop();
+  });
+
+  test('a canceled line request is marked on its line; the other lines are read', async () => {
+    const page = await renderPage({ width: 700, height: 300, lines: ['Invoice number 8841', 'Total amount 1234', 'Customer Berlin 77'].map((text) => ({ text })) });
+    const submitted = await upload(stack.baseUrl, page.png);
+    const queue = new Queue('model-textline-ocr', { connection: { url: stack.redis.url }, prefix: 'inferq' });
+    try {
+      let ids: string[] = [];
+      for (let i = 0; i < 600 && ids.length < 3; i++) {
+        const bundles = await queue.getJobs(['wait', 'prioritized']);
+        ids = bundles.flatMap((b) => (b.data as BundlePayload).requests?.map((r) => r.id) ?? []);
+        if (ids.length < 3) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(ids.length, 3, 'the three line requests are queued for textline-ocr');
+      const canceled = await request(stack.baseUrl, 'DELETE', `/v1/jobs/${ids[1]}`);
+      assert.equal(canceled.status, 200);
+    } finally {
+      await queue.close();
+    }
+    reader = await startService('worker', { env: { ...stack.env, INFERQ_MODELS: 'textline-ocr' } });
+    const job = await finished(stack.baseUrl, submitted.body.job_id);
+    assert.equal(job.status, 'succeeded');
+    const [first, second, third] = job.result.lines;
+    assert.equal(first.text, 'Invoice number 8841');
+    assert.equal(third.text, 'Customer Berlin 77');
+    assert.equal(second.text, undefined);
+    assert.equal(second.error.code, 'STAGE_FAILED');
+    assert.equal(second.error.details.stage, 'recognition');
+    assert.equal(second.box.length, 4, 'the failed line keeps its box');
+    assert.equal(job.result.text, 'Invoice number 8841\nCustomer Berlin 77');
+  });
+});
