@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Queue } from 'bullmq';
 import type { BundlePayload } from '../../packages/core/src/job-types.ts';
 import { request } from '../support/http.ts';
 import { pngClaiming, renderPage, type PageLine, type PageSpec } from '../support/images.ts';
-import { startService, startStack, type ServiceProcess, type Stack } from '../support/services.ts';
+import { REPO_ROOT, startService, startStack, type ServiceProcess, type Stack } from '../support/services.ts';
 
 const WORDS = ['invoice', 'total', 'amount', 'paid', 'order', 'number', 'customer', 'account', 'balance', 'due', 'date', 'March', 'April', 'report', 'summary', 'quarter', 'revenue', 'growth', 'shipping', 'address', 'Berlin', 'Paris', 'station', 'market', 'water', 'green', 'light', 'north', 'river', 'garden'];
 const FONTS = ['DejaVu Sans', 'DejaVu Serif', 'DejaVu Sans Mono'];
@@ -76,9 +80,15 @@ async function finished(base: string, jobId: string) {
 
 const normalised = (text: string) => text.replace(/\s+/g, ' ').trim();
 
-describe('document-ocr: a pipeline from page to text lines, each stage on its own queue', () => {
+describe('document-ocr: a pipeline from page to text lines, each stage on its own queue; folders of pages from the CLI and schedules', () => {
   let stack: Stack;
+  let dir: string;
   before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'inferq-pages-'));
+    for (const sub of ['pages', 'out']) mkdirSync(path.join(dir, sub));
+    writeFileSync(path.join(dir, 'pages', 'a.png'), (await renderPage({ width: 600, height: 200, lines: [{ text: 'Invoice number 8841' }, { text: 'Total amount 1234' }] })).png);
+    writeFileSync(path.join(dir, 'pages', 'b.png'), (await renderPage({ width: 300, height: 200, lines: [] })).png);
+    writeFileSync(path.join(dir, 'pages', 'notes.txt'), 'not a page');
     stack = await startStack({ workerEnv: { INFERQ_MODELS: 'document-ocr,text-detection,text-orientation,textline-ocr' } });
   });
   after(() => stack.stop());
@@ -142,6 +152,40 @@ describe('document-ocr: a pipeline from page to text lines, each stage on its ow
     const batch = await request(stack.baseUrl, 'POST', '/v1/batches', { model: 'document-ocr', rows: [{ features: { a: 1 } }] });
     assert.equal(batch.status, 422);
     assert.equal(batch.body.error.code, 'IMAGE_REQUIRED');
+  });
+
+  const expectPages = (text: string) => {
+    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => [l.row, l.id]), [[0, 'a.png'], [1, 'b.png']], 'one line per image, in name order; notes.txt is not an image');
+    assert.deepEqual(lines[0].result.lines.map((l: { text: string }) => l.text), ['Invoice number 8841', 'Total amount 1234']);
+    assert.deepEqual(lines[1].result, { lines: [], text: '' });
+  };
+
+  test('inferq batch submit --input <folder>: one job per page, results in page order', async () => {
+    const output = path.join(dir, 'cli.ndjson');
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'packages/cli/bin/inferq.mjs'), 'batch', 'submit', '--model', 'document-ocr', '--input', path.join(dir, 'pages'), '--output', output, '--url', stack.baseUrl], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /2 of 2 images scored, 0 failed/);
+    expectPages(readFileSync(output, 'utf8'));
+  });
+
+  test('a schedule whose input folder holds pages writes one result file per tick', async () => {
+    const put = await request(stack.baseUrl, 'PUT', '/v1/schedules/pages', { cron: '*/2 * * * * *', model: 'document-ocr', input: path.join(dir, 'pages'), output: path.join(dir, 'out') });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    let written: string | undefined;
+    for (let i = 0; i < 600 && !written; i++) {
+      written = readdirSync(path.join(dir, 'out')).find((f) => f.startsWith('pages.') && f.endsWith('.scores.ndjson'));
+      if (!written) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((await request(stack.baseUrl, 'DELETE', '/v1/schedules/pages')).status, 204);
+    assert.ok(written, 'a tick wrote its results');
+    // The file is written as its rounds finish: wait for the tick to say it is done.
+    for (let i = 0; i < 600 && !stack.workers[0]?.lines.some((l) => l.includes('scheduled images done')); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(existsSync(path.join(dir, 'out', written)));
+    expectPages(readFileSync(path.join(dir, 'out', written), 'utf8'));
   });
 });
 

@@ -20,6 +20,7 @@ import { VersionRunner } from './version-runner.ts';
 import { PipelineRunner } from './pipeline-runner.ts';
 import { RecordWaiter } from './record-waiter.ts';
 import { RequestSubmitter } from './request-submitter.ts';
+import { ImageScorer } from './image-scorer.ts';
 import { WorkerHeartbeat } from './worker-heartbeat.ts';
 import { HealthRecorder } from './health-recorder.ts';
 import { HotLoader } from './hot-loader.ts';
@@ -122,6 +123,15 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   const policies = new PolicyStore(redis, keys);
   const requests = new RequestSubmitter({ producer: redis, keys, store, attempts: config.jobAttempts, maxBundleBytes: config.bundleMaxBytes });
   let recordWaiter: Promise<RecordWaiter> | undefined;
+  /** One completion subscriber per process, started when a pipeline or a schedule's images first need it. */
+  const waiter = () => {
+    if (!recordWaiter) {
+      const subscriber = createBlockingConnection(config.redisUrl);
+      connections.push(subscriber);
+      recordWaiter = RecordWaiter.start(subscriber, keys, store, logger.child({ component: 'record-waiter' }));
+    }
+    return recordWaiter;
+  };
   /** Per pipeline, its loaded versions' runners: read by its ModelWorker. */
   const pipelines = new Map<string, Map<string, PipelineRunner>>();
 
@@ -129,18 +139,13 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   const loadPipeline = async (entry: ModelVersionEntry & { pipeline: NonNullable<ModelVersionEntry['pipeline']> }) => {
     const missing = entry.pipeline.stages.filter((s) => !allModels.has(s.model)).map((s) => s.model);
     if (missing.length > 0) throw new Error(`its stages name models not in the repository: ${missing.join(', ')}`);
-    if (!recordWaiter) {
-      const subscriber = createBlockingConnection(config.redisUrl);
-      connections.push(subscriber);
-      recordWaiter = RecordWaiter.start(subscriber, keys, store, logger.child({ component: 'pipelines' }));
-    }
     const runner = new PipelineRunner({
       name: entry.name,
       version: entry.version,
       pipeline: entry.pipeline,
       models: allModels,
       submitter: requests,
-      waiter: await recordWaiter,
+      waiter: await waiter(),
       policies,
       maxImagePixels: config.maxImagePixels,
       logger: logger.child({ model: entry.name, version: entry.version }),
@@ -295,6 +300,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
     policies,
     connection: scheduleConnection,
     logger: logger.child({ component: 'schedules' }),
+    images: new ImageScorer(requests, waiter, config.maxImagePixels),
   });
   schedules.start();
 
