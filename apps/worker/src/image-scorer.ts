@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BATCH_CHUNK_PRIORITY } from '@inferq/batch/batch-submitter';
-import { InferqError } from '@inferq/core/errors';
+import { InferqError, type ErrorBody } from '@inferq/core/errors';
 import { probeImage } from '@inferq/inference/image-preprocess';
 import type { RecordWaiter } from './record-waiter.ts';
 import type { RequestSubmitter } from './request-submitter.ts';
@@ -37,7 +37,7 @@ export class ImageScorer {
     const waiter = await this.waiter();
     for (let first = 0; first < files.length; first += ROUND) {
       const round = files.slice(first, first + ROUND);
-      const checked = await Promise.all(
+      const checked: ({ image: string } | { error: ErrorBody })[] = await Promise.all(
         round.map(async (file) => {
           try {
             const bytes = await readFile(file);
@@ -48,7 +48,7 @@ export class ImageScorer {
           }
         }),
       );
-      const images = checked.flatMap((c) => ('image' in c ? [c.image] : []));
+      const images = checked.flatMap((c) => ('error' in c ? [] : [c.image]));
       const prepared = this.submitter.prepare(images, { ...options, priority: BATCH_CHUNK_PRIORITY });
       const expected = waiter.expect(prepared.ids);
       try {

@@ -1,9 +1,10 @@
-import { Queue, type JobsOptions } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import { MAX_BUNDLE_REQUESTS, newBundleId, requestId } from '@inferq/core/job-id';
 import type { BundledRequest, BundlePayload, QueuePayload } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
 import type { Redis } from '@inferq/core/redis-connection';
 import type { JobStore } from '@inferq/jobs/job-store';
+import { ModelQueues } from './model-queues.ts';
 
 export interface RequestSubmitterOptions {
   producer: Redis;
@@ -35,17 +36,10 @@ export interface ImageRequestOptions {
  * other request for that model. Returns the request ids, in order.
  */
 export class RequestSubmitter {
-  private readonly queues = new Map<string, Queue<QueuePayload>>();
+  private readonly queues: ModelQueues;
 
-  constructor(private readonly options: RequestSubmitterOptions) {}
-
-  private queueFor(model: string): Queue<QueuePayload> {
-    let queue = this.queues.get(model);
-    if (!queue) {
-      queue = new Queue<QueuePayload>(this.options.keys.modelQueue(model), { connection: this.options.producer, prefix: this.options.keys.prefix });
-      this.queues.set(model, queue);
-    }
-    return queue;
+  constructor(private readonly options: RequestSubmitterOptions) {
+    this.queues = new ModelQueues(options.producer, options.keys);
   }
 
   /**
@@ -82,7 +76,7 @@ export class RequestSubmitter {
       const opts = (id: string): JobsOptions => ({ jobId: id, timestamp: createdAt, priority: options.priority, attempts: this.options.attempts, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: true });
       const entries = bundles.map((b) => ({ name: options.version, data: { kind: 'bundle', requests: b.requests, counted_in: [counter] } satisfies BundlePayload as QueuePayload, opts: opts(b.id) }));
       try {
-        await this.queueFor(options.model).addBulk(entries);
+        await this.queues.get(options.model).addBulk(entries);
       } catch (error) {
         await this.options.store.uncount([counter], images.length).catch(() => undefined);
         throw error;
@@ -91,7 +85,7 @@ export class RequestSubmitter {
     return { ids: bundles.flatMap((b) => b.requests.map((r) => r.id)), send };
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  close(): Promise<void> {
+    return this.queues.close();
   }
 }

@@ -2,13 +2,12 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { isBatchFinal, type BatchStore } from '@inferq/batch/batch-store';
 import { submitBatch } from '@inferq/batch/batch-submitter';
 import { csvRows, ndjsonRows } from '@inferq/batch/row-sources';
 import { SCHEDULES_QUEUE, type ScheduledRun } from '@inferq/batch/schedule';
 import type { Config } from '@inferq/core/config';
-import type { QueuePayload } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
@@ -16,6 +15,7 @@ import { defaultVersion, type ModelEntry } from '@inferq/inference/model-reposit
 import { byWeight } from '@inferq/inference/stable-version';
 import type { PolicyStore } from '@inferq/routing/policy-store';
 import type { ImageScorer } from './image-scorer.ts';
+import { ModelQueues } from './model-queues.ts';
 
 const INPUT_EXTENSIONS = new Set(['.ndjson', '.jsonl', '.csv']);
 /** Scored one request per image (pages for a pipeline), all of a tick's images into one output file. */
@@ -51,9 +51,10 @@ function tickTime(job: Job): number {
  */
 export class ScheduleRunner {
   private readonly worker: Worker<ScheduledRun>;
-  private readonly queues = new Map<string, Queue<QueuePayload>>();
+  private readonly queues: ModelQueues;
 
   constructor(private readonly options: ScheduleRunnerOptions) {
+    this.queues = new ModelQueues(options.producer, options.keys);
     this.worker = new Worker<ScheduledRun>(SCHEDULES_QUEUE, (job) => this.tick(job), {
       connection: options.connection,
       prefix: options.keys.prefix,
@@ -72,16 +73,7 @@ export class ScheduleRunner {
 
   async close(): Promise<void> {
     await this.worker.close();
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
-  }
-
-  private queueFor(model: string): Queue<QueuePayload> {
-    let queue = this.queues.get(model);
-    if (!queue) {
-      queue = new Queue<QueuePayload>(this.options.keys.modelQueue(model), { connection: this.options.producer, prefix: this.options.keys.prefix });
-      this.queues.set(model, queue);
-    }
-    return queue;
+    await this.queues.close();
   }
 
   private async inputFiles(input: string): Promise<string[]> {
@@ -124,7 +116,7 @@ export class ScheduleRunner {
       const rows = path.extname(file).toLowerCase() === '.csv' ? csvRows(source) : ndjsonRows(source);
       const batchId = await submitBatch(
         {
-          queue: this.queueFor(schedule.model),
+          queue: this.queues.get(schedule.model),
           store: this.options.store,
           model: schedule.model,
           version: version.version,
