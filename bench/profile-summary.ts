@@ -71,7 +71,7 @@ export function summarizeProfile(file: string, n = 15, callersOf?: string): stri
       // Node's own stream plumbing says nothing about who wrote: skip to the code that called it.
       for (let at = parent.get(id); at !== undefined && chain.length < 3; at = parent.get(at)) {
         const frame = byId.get(at);
-        if (frame && frame.callFrame.url && !frame.callFrame.url.startsWith('node:')) chain.push(frameKey(frame));
+        if (frame?.callFrame.url && !frame.callFrame.url.startsWith('node:')) chain.push(frameKey(frame));
       }
       const route = chain.join(' < ');
       callerPaths.set(route, (callerPaths.get(route) ?? 0) + delta);

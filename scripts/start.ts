@@ -1,6 +1,6 @@
 /**
- * `npm start`: one API and one worker on this machine, plus a private Redis when REDIS_URL is
- * unset. Every other setting is read by the services themselves from the environment.
+ * `npm start`: one API and one worker on this machine (compiled: `npm start` builds first), plus
+ * a private Redis when REDIS_URL is unset. Every other setting is read by the services themselves from the environment.
  */
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
@@ -123,11 +123,14 @@ async function main(): Promise<void> {
   if (stopping) return;
 
   const port = process.env.PORT || '3000';
-  const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl };
+  // The services run compiled code: a source condition inherited from a development shell (or
+  // from `npm test`) would point their workspace imports at TypeScript they cannot load.
+  const nodeOptions = (process.env.NODE_OPTIONS ?? '').split(/\s+/).filter((flag) => flag && flag !== '--conditions=inferq-source').join(' ');
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: nodeOptions, REDIS_URL: redisUrl };
   if (process.stdout.isTTY && env.INFERQ_LOG_PRETTY === undefined) env.INFERQ_LOG_PRETTY = 'true';
 
-  const api = spawnService({ name: 'api', entry: path.join(repoRoot, 'apps/api/src/main.ts'), cwd: repoRoot, env });
-  const worker = spawnService({ name: 'worker', entry: path.join(repoRoot, 'apps/worker/src/main.ts'), cwd: repoRoot, env });
+  const api = spawnService({ name: 'api', entry: path.join(repoRoot, 'apps/api/dist/main.js'), cwd: repoRoot, env });
+  const worker = spawnService({ name: 'worker', entry: path.join(repoRoot, 'apps/worker/dist/main.js'), cwd: repoRoot, env });
   services.push(api, worker);
   // Subscribed before any output can arrive, so the line cannot be missed.
   const workerStarted = worker.waitForLog('worker started');

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../../test/support/services.ts';
+import { REPO_ROOT, SOURCE_NODE_FLAGS } from '../../test/support/services.ts';
 
 /**
  * A bench-only TypeScript script (load generator, baselines) as its own process. The API and
@@ -17,7 +17,7 @@ export interface BenchScript {
 }
 
 export function spawnScript(script: string, args: string[] = [], env: Record<string, string> = {}): BenchScript {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bench', script), ...args], {
+  const child = spawn(process.execPath, [...SOURCE_NODE_FLAGS, path.join(REPO_ROOT, 'bench', script), ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -126,8 +126,8 @@ export function goalLines(scenarios: ScenarioResult[]): string[] {
 }
 
 function markdown(machine: MachineInfo, mode: string, scenarios: ScenarioResult[], summary: Record<string, unknown>): string {
-  const escape = (c: string) => c.replace(/\|/g, '\\|');
-  const rows = scenarios.flatMap((s) => s.rows.map((r) => `| ${cells(s, r).map(escape).join(' | ')} |`));
+  const escapeCell = (c: string) => c.replace(/\|/g, '\\|');
+  const rows = scenarios.flatMap((s) => s.rows.map((r) => `| ${cells(s, r).map(escapeCell).join(' | ')} |`));
   return [
     `# inferq bench, ${mode} run, ${machine.date}`,
     '',

@@ -72,17 +72,27 @@ export class BenchStack {
     return this.api;
   }
 
-  /** A worker serving one model; `probe` loads the event-loop lag probe into its main thread. */
-  async startWorker(model: string, options: { probe?: boolean } = {}): Promise<ServiceProcess> {
-    const env = { ...this.env(`worker-${model}`, options.probe ? [LAG_PROBE] : []), INFERQ_MODELS: model };
+  /**
+   * A worker serving one model; `probe` loads the event-loop lag probe into its main thread.
+   * `name` tells apart several workers of one model (default: the model); `intraOpThreads`
+   * overrides the stack's (all cores), e.g. to share the cores between several workers.
+   */
+  async startWorker(model: string, options: { probe?: boolean; name?: string; intraOpThreads?: number } = {}): Promise<ServiceProcess> {
+    const name = options.name ?? model;
+    const env = {
+      ...this.env(`worker-${name}`, options.probe ? [LAG_PROBE] : []),
+      INFERQ_MODELS: model,
+      ...(options.intraOpThreads ? { INFERQ_INTRA_OP_THREADS: String(options.intraOpThreads) } : {}),
+    };
     const worker = await startService('worker', { env });
-    this.workers.set(model, worker);
+    this.workers.set(name, worker);
     return worker;
   }
 
-  async stopWorker(model: string): Promise<void> {
-    await this.workers.get(model)?.stop('SIGTERM');
-    this.workers.delete(model);
+  /** Stops the worker started under `name` (its model, unless it was given another name). */
+  async stopWorker(name: string): Promise<void> {
+    await this.workers.get(name)?.stop('SIGTERM');
+    this.workers.delete(name);
   }
 
   /**

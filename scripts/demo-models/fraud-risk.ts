@@ -51,6 +51,22 @@ const graphIo = {
   outputs: [tensorInfo('probability', FLOAT, ['N', 1], 'Probability that the transaction is fraud')],
 };
 
+/**
+ * What a client may send. Bounded where the feature has a meaning beyond which a value can only be a
+ * mistake (an hour, a 0..1 score, a flag, half the Earth's circumference); amounts, ages and counts
+ * only below, as larger real values exist even if training clipped them.
+ */
+const FRAUD_FEATURE_RANGES: Record<(typeof FRAUD_FEATURES)[number], { min: number; max?: number }> = {
+  amount: { min: 0 },
+  hour_of_day: { min: 0, max: 23 },
+  merchant_risk: { min: 0, max: 1 },
+  account_age_days: { min: 0 },
+  txn_count_24h: { min: 0 },
+  distance_from_home_km: { min: 0, max: 20_038 },
+  is_foreign: { min: 0, max: 1 },
+  card_present: { min: 0, max: 1 },
+};
+
 function manifestDraft(description: string): ManifestDraft {
   return {
     description,
@@ -74,7 +90,7 @@ function manifestDraft(description: string): ManifestDraft {
         description: 'Probability (0..1, after a final Sigmoid) that the transaction is labels[1], "fraud".',
       },
     ],
-    features: { input: 'features', names: [...FRAUD_FEATURES] },
+    features: { input: 'features', names: [...FRAUD_FEATURES], ranges: FRAUD_FEATURE_RANGES },
     labels: ['legit', 'fraud'],
     postprocess: { kind: 'binary-threshold', output: 'probability', threshold: 0.5 },
     max_batch_size: 64,

@@ -32,7 +32,9 @@ export function floatTensor(name: string, dims: readonly number[], values: Array
   }
   const raw = new Uint8Array(count * 4);
   const view = new DataView(raw.buffer);
-  Float32Array.from(values).forEach((v, i) => view.setFloat32(i * 4, v, true));
+  Float32Array.from(values).forEach((v, i) => {
+    view.setFloat32(i * 4, v, true);
+  });
   return { name, dims: [...dims], dataType: FLOAT, rawData: raw };
 }
 

@@ -47,7 +47,7 @@ export function trainMlp(
       for (let k = 0; k < hidden; k++) {
         let a = b1[k]!;
         for (let j = 0; j < inputs; j++) a += x[row + j]! * w1[j * hidden + k]!;
-        h[k] = a > 0 ? a : 0;
+        h[k] = Math.max(a, 0);
       }
       let z = b2;
       for (let k = 0; k < hidden; k++) z += h[k]! * w2[k]!;

@@ -142,7 +142,7 @@ async function readCurrentOwner(dir: string): Promise<{ generation: number; file
 /** Writes record to a temporary file, then links it to `file`: it appears whole, and only once. */
 async function createExclusive(file: string, record: OwnerRecord): Promise<boolean> {
   const temporary = temporaryPath(file);
-  await writeFile(temporary, JSON.stringify(record, null, 2) + '\n');
+  await writeFile(temporary, `${JSON.stringify(record, null, 2)}\n`);
   try {
     await link(temporary, file);
     return true;
@@ -160,7 +160,7 @@ function ownedClaim(dir: string, file: string, initial: OwnerRecord): DataDirCla
   let writing = Promise.resolve();
   const write = async (snapshot: OwnerRecord) => {
     const temporary = temporaryPath(file);
-    await writeFile(temporary, JSON.stringify(snapshot, null, 2) + '\n');
+    await writeFile(temporary, `${JSON.stringify(snapshot, null, 2)}\n`);
     await rename(temporary, file);
   };
   return {

@@ -23,7 +23,7 @@ export interface ServiceProcess {
 
 export interface SpawnServiceOptions {
   name: string;
-  /** TypeScript entry point, run by this Node binary through tsx (no build step). */
+  /** Compiled entry point (apps/<name>/dist/main.js), run by this Node binary. */
   entry: string;
   cwd: string;
   env: NodeJS.ProcessEnv;
@@ -35,7 +35,7 @@ export interface SpawnServiceOptions {
  * an owner watchdog, so that it gets SIGTERM if the supervisor dies without stopping it.
  */
 export function spawnService(options: SpawnServiceOptions): ServiceProcess {
-  const child = spawnOwnedProcess(process.execPath, ['--import', 'tsx', options.entry], {
+  const child = spawnOwnedProcess(process.execPath, [options.entry], {
     cwd: options.cwd,
     env: options.env,
     stdout: 'pipe',

@@ -175,6 +175,7 @@ describe('operations: /metrics, /openapi.json, /docs, /admin/queues', () => {
     assert.equal(page.status, 200);
     const html = await page.text();
     assert.match(html, /inferq queues/);
+    assert.doesNotMatch(html, /fonts\.googleapis|fonts\.gstatic/, 'no outside font request');
     const script = /<script[^>]+src="([^"]+)"/.exec(html)?.[1];
     assert.ok(script, 'the page loads its script');
     const scriptUrl = new URL(script, 'http://inferq.test/admin/queues/').pathname;

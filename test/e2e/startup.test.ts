@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -39,6 +41,24 @@ describe('start-up checks, model loading and execution providers', () => {
     const unreachable = await startService('api', { env: { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, PORT: String(await freePort()) }, waitReady: false });
     assert.equal(await unreachable.exited, 1);
     assert.match(unreachable.lines.join('\n'), /cannot reach Redis/);
+  });
+
+  test('malformed API keys exit 2 naming the variable; a port in use exits 2 with one line and no stack', async () => {
+    redis = await startLocalRedis();
+    const keys = await startService('api', { env: { REDIS_URL: redis.url, PORT: String(await freePort()), INFERQ_API_KEYS: 'acme:k_3f9a' }, waitReady: false });
+    assert.equal(await keys.exited, 2);
+    assert.match(keys.lines.join('\n'), /INFERQ_API_KEYS: "acme…" is not tenant:key/);
+
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const clash = await startService('api', { env: { REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'error' }, waitReady: false });
+      assert.equal(await clash.exited, 2);
+      assert.deepEqual(clash.lines, [`inferq api: cannot listen on 127.0.0.1:${port}: it is already in use (EADDRINUSE); set PORT (or HOST) to another value`]);
+    } finally {
+      holder.close();
+    }
   });
 
   test('a sha256 mismatch refuses that version with the reason; the model\'s other versions serve', async () => {

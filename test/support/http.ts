@@ -16,16 +16,7 @@ export async function request<T = any>(baseUrl: string, method: string, path: st
 
 export { RISKY_TRANSACTION } from '../../scripts/lib/demo-requests.ts';
 
-export const SAFE_TRANSACTION = {
-  amount: 25,
-  hour_of_day: 14,
-  merchant_risk: 0.05,
-  account_age_days: 2000,
-  txn_count_24h: 2,
-  distance_from_home_km: 3,
-  is_foreign: 0,
-  card_present: 1,
-};
+export { TRANSACTION as SAFE_TRANSACTION } from '../../apps/api/src/openapi/request-examples.ts';
 
 export function wideMlpInput(rows: number, value = 0.5) {
   return [{ name: 'x', datatype: 'FP32', shape: [rows, 64], data: Array.from({ length: rows * 64 }, (_, i) => value + (i % 7) * 0.01) }];

@@ -7,6 +7,13 @@ import { freePort, startLocalRedis, type LocalRedis } from '../../scripts/lib/lo
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ENTRY = { api: 'apps/api/src/main.ts', worker: 'apps/worker/src/main.ts' } as const;
+const COMPILED_ENTRY = { api: 'apps/api/dist/main.js', worker: 'apps/worker/dist/main.js' } as const;
+
+/**
+ * Node flags that run a service from its TypeScript source: tsx, and the export condition that
+ * resolves every @inferq/* import to its source too (by default they resolve to dist/*.js).
+ */
+export const SOURCE_NODE_FLAGS = ['--conditions=inferq-source', '--import', 'tsx'] as const;
 
 export interface ServiceProcess {
   kind: 'api' | 'worker';
@@ -24,15 +31,24 @@ export interface StartOptions {
   readyMessage?: string;
   /** Wait for ready. Default true; false for processes expected to fail at start. */
   waitReady?: boolean;
+  /** Run the compiled dist/main.js (as npm start and the image do; needs `npm run build`). Default: false, the source through tsx. */
+  compiled?: boolean;
 }
 
 const running = new Set<ServiceProcess>();
 
-/** Starts `apps/<kind>/src/main.ts` as a real child process, the way users run it. */
+/** This environment without the source condition `npm test` sets in NODE_OPTIONS: compiled code resolves to dist. */
+export function compiledEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const nodeOptions = (env.NODE_OPTIONS ?? '').split(/\s+/).filter((flag) => flag && flag !== '--conditions=inferq-source').join(' ');
+  return { ...env, NODE_OPTIONS: nodeOptions };
+}
+
+/** Starts `apps/<kind>/src/main.ts` (or its compiled dist/main.js) as a real child process. */
 export async function startService(kind: 'api' | 'worker', options: StartOptions = {}): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, ENTRY[kind])], {
+  const args = options.compiled ? [path.join(REPO_ROOT, COMPILED_ENTRY[kind])] : [...SOURCE_NODE_FLAGS, path.join(REPO_ROOT, ENTRY[kind])];
+  const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', INFERQ_LOG_PRETTY: 'false', ...options.env },
+    env: { ...(options.compiled ? compiledEnv() : process.env), LOG_LEVEL: 'info', INFERQ_LOG_PRETTY: 'false', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

@@ -69,7 +69,7 @@ describe('client.events against an SSE server', () => {
     const events = [];
     for await (const event of client.events('fraud-risk.01J')) events.push(event);
     assert.deepEqual(events.map((e) => [e.id, e.type, e.data.status]), [['1', 'queued', 'queued'], ['2', 'running', 'running'], ['3', 'succeeded', 'succeeded']]);
-    assert.deepEqual((events[2]?.data as { result?: unknown }).result, { label: 'legit' });
+    assert.deepEqual((events[2]?.data as { result?: unknown } | undefined)?.result, { label: 'legit' });
     assert.deepEqual(server.requests.map((r) => [r.url, r.headers.accept, r.headers['last-event-id']]), [
       ['/v1/jobs/fraud-risk.01J/events', 'text/event-stream', undefined],
       ['/v1/jobs/fraud-risk.01J/events', 'text/event-stream', '2'],

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { freePort } from '../../scripts/lib/local-redis.ts';
-import { InferqConflictError, InferqError, InferqNotFoundError, InferqRateLimitError, InferqTimeoutError, InferqUnavailableError, InferqValidationError } from '../../packages/client/src/client-errors.ts';
+import { InferqConflictError, type InferqError, InferqNotFoundError, InferqRateLimitError, InferqTimeoutError, InferqUnavailableError, InferqValidationError } from '../../packages/client/src/client-errors.ts';
 import { InferqClient } from '../../packages/client/src/inferq-client.ts';
 import { answeredEarly, nextPollDelayMs } from '../../packages/client/src/long-poll.ts';
 import { parseRetryAfter } from '../../packages/client/src/retry-after.ts';

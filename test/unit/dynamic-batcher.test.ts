@@ -42,7 +42,9 @@ describe('DynamicBatcher on a real onnxruntime session', () => {
     assert.equal(batcher.pendingItems, 11);
     const outcomes = await Promise.all(submitted);
     assert.deepEqual(outcomes.map((o) => o.batchRows), [...Array(24).fill(8), 3, 3, 3]);
-    outcomes.forEach((o, i) => assert.equal(Number(o.outputs?.vectors?.data[0]), (i % 16) * 10, `item ${i} got its own rows`));
+    outcomes.forEach((o, i) => {
+      assert.equal(Number(o.outputs?.vectors?.data[0]), (i % 16) * 10, `item ${i} got its own rows`);
+    });
   });
 
   test('a lone item runs after max_wait_ms even though the batch is not full', async () => {

@@ -6,7 +6,8 @@ describe('job ids', () => {
   test('ids are unique across the pooled randomness, sort by creation time, and name model and tenant', async () => {
     const ids = Array.from({ length: 20_000 }, () => newJobId('fraud-risk', 'acme'));
     assert.equal(new Set(ids).size, ids.length, 'no id repeats when the entropy pool refills');
-    const later = (await new Promise((r) => setTimeout(r, 5)), newJobId('fraud-risk', 'acme'));
+    await new Promise((r) => setTimeout(r, 5));
+    const later = newJobId('fraud-risk', 'acme');
     assert.ok(ids.every((id) => id.slice(0, 21) <= later.slice(0, 21)), 'the time part sorts');
     assert.deepEqual({ ...parseJobId(later), bundleId: undefined, index: undefined }, { model: 'fraud-risk', tag: tenantTag('acme'), bundleId: undefined, index: undefined });
     assert.match(newBatchId(), /^batch-[0-9A-HJKMNP-TV-Z]{26}$/);

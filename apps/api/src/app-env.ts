@@ -1,11 +1,12 @@
-import type { Logger } from '@inferq/core/logger';
 import type { Principal } from './auth/keyring.ts';
+import type { RequestLog } from './request-log.ts';
 
 /** Per-request values set by middleware, typed for every route. */
 export interface AppEnv {
   Variables: {
     requestId: string;
-    logger: Logger;
+    /** The request's logger, created on first use. */
+    log: RequestLog;
     /** Who is calling: set by `authenticate` on every /v1 and /admin route. */
     principal: Principal;
   };

@@ -3,10 +3,12 @@ import { requestId } from 'hono/request-id';
 import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
 import { InferqError } from '@inferq/core/errors';
+import { allowedMethodsOf } from './allowed-methods.ts';
 import type { AppEnv } from './app-env.ts';
 import { authenticate, requireScope } from './auth/authenticate.ts';
 import type { Keyring } from './auth/keyring.ts';
 import { handleError } from './error-handler.ts';
+import { acceptedContentTypes, JOB_CONTENT_TYPES } from './middleware/accepted-content-types.ts';
 import { rateLimit, type RateLimitOptions } from './middleware/rate-limit.ts';
 import { requestDeadline } from './middleware/request-deadline.ts';
 import { requestLogger } from './middleware/request-logger.ts';
@@ -56,6 +58,7 @@ export function createApp(deps: AppDeps) {
   if (deps.rateLimit) app.use('/v1/*', rateLimit(deps.rateLimit));
   app.use('/admin/*', authenticate({ keyring: deps.keyring }), requireScope('admin'));
   app.use('/v1/schedules/*', requireScope('admin'));
+  app.use('/v1/jobs', acceptedContentTypes('POST', JOB_CONTENT_TYPES));
   // After the /admin guard, so /admin/queues is behind it; /metrics, /openapi.json and /docs are public.
   app.route('/', deps.observability.routes);
   app.route('/', healthRoutes({ redis: deps.redis, catalog: deps.catalog, authOpen: deps.keyring.open }));
@@ -65,7 +68,16 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/jobs', deliveriesRoutes({ jobs: deps.jobs, webhooks: deps.webhooks }));
   app.route('/v1/batches', batchesRoutes({ batches: deps.batches, ...deps.limits }));
   app.route('/v1/schedules', schedulesRoutes({ schedules: deps.schedules, catalog: deps.catalog, maxBodyBytes: deps.limits.maxBodyBytes }));
-  app.notFound((c) => handleError(new InferqError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), c));
+  const allowedMethods = allowedMethodsOf(app);
+  app.notFound((c) => {
+    const allowed = allowedMethods(c.req.path);
+    if (allowed.length === 0) return handleError(new InferqError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), c);
+    c.header('Allow', allowed.join(', '));
+    return handleError(
+      new InferqError('METHOD_NOT_ALLOWED', `${c.req.path} does not take ${c.req.method}; it takes ${allowed.join(', ')}`, { details: { method: c.req.method, allowed } }),
+      c,
+    );
+  });
   app.onError(handleError);
   return app;
 }

@@ -17,8 +17,8 @@ export function toInferqError(error: unknown): InferqError {
 
 export function handleError(error: unknown, c: Context<AppEnv>): Response {
   const mapped = toInferqError(error);
-  if (mapped.code === 'INTERNAL') c.get('logger')?.error({ err: error }, 'unhandled error');
-  else if (mapped.code === 'REDIS_UNAVAILABLE') c.get('logger')?.warn({ err: mapped.cause }, 'redis unavailable');
+  if (mapped.code === 'INTERNAL') c.get('log')?.logger.error({ err: error }, 'unhandled error');
+  else if (mapped.code === 'REDIS_UNAVAILABLE') c.get('log')?.logger.warn({ err: mapped.cause }, 'redis unavailable');
   if (mapped.retryAfterSeconds !== undefined) c.header('Retry-After', String(mapped.retryAfterSeconds));
   return c.json({ error: mapped.toBody() }, mapped.status as 400);
 }

@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { BatchStore } from '@inferq/batch/batch-store';
-import type { ErrorBody } from '@inferq/core/errors';
+import { InferqError, type ErrorBody } from '@inferq/core/errors';
 import type { ChunkPayload } from '@inferq/core/job-types';
 import type { QueuedTensor } from '@inferq/core/tensor';
 import type { Logger } from '@inferq/core/logger';
@@ -25,6 +25,16 @@ function rowsOf(inputs: QueuedTensor[], rows: number): Record<string, RawTensor>
       }),
     ),
   );
+}
+
+/** The post-processed answer, or the row's error when no answer can be made of its outputs (NaN, infinity). */
+function buildRows(runner: VersionRunner, form: 'prediction' | 'predictions', outputs: Record<string, RawTensor>): RowOutcome {
+  try {
+    return { result: runner.results.build(form, outputs) };
+  } catch (error) {
+    if (error instanceof InferqError) return { error: error.toBody() };
+    throw error;
+  }
 }
 
 function modelError(outcome: BatchItemOutcome): ErrorBody {
@@ -93,13 +103,14 @@ export class ChunkRunner {
       }
       const key = chunk.inputs.map((t) => t.shape.slice(1).join('x')).join('|');
       const whole = await runner.batcher.submit(feeds, validRows, key);
-      if (whole.outputs) {
-        const built = runner.results.build('predictions', whole.outputs) as { predictions: unknown[] };
-        outcomes = built.predictions.map((result) => ({ result }));
+      const built = whole.outputs ? buildRows(runner, 'predictions', whole.outputs) : undefined;
+      if (built && 'result' in built) {
+        outcomes = (built.result as { predictions: unknown[] }).predictions.map((result) => ({ result }));
       } else {
-        this.logger.info({ batch_id: chunk.batch_id, chunk: chunk.chunk }, 'model rejected a chunk; scoring its rows one by one');
+        // The model rejected the chunk, or answered a row with NaN or infinity: each row on its own.
+        this.logger.info({ batch_id: chunk.batch_id, chunk: chunk.chunk }, 'chunk not scored whole; scoring its rows one by one');
         const singles = await Promise.all(rowsOf(chunk.inputs, validRows).map((row) => runner.batcher.submit(row, 1, key)));
-        outcomes = singles.map((o) => (o.outputs ? { result: runner.results.build('prediction', o.outputs) } : { error: modelError(o) }));
+        outcomes = singles.map((o) => (o.outputs ? buildRows(runner, 'prediction', o.outputs) : { error: modelError(o) }));
       }
     }
     const lines: string[] = [];

@@ -1,4 +1,5 @@
-import { configureProcess } from '@inferq/core/process-start';
+import { ConfigError } from '@inferq/core/config';
+import { CONFIG_EXIT_CODE, configureProcess } from '@inferq/core/process-start';
 import { startWorkerService, type WorkerService } from './worker-service.ts';
 
 const { config, logger } = configureProcess('worker');
@@ -26,6 +27,10 @@ try {
   service = await startWorkerService(config, logger);
   logger.info({ worker_id: service.workerId }, 'worker started');
 } catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(CONFIG_EXIT_CODE);
+  }
   logger.fatal({ err: error }, `worker could not start: ${(error as Error).message}`);
   process.exit(1);
 }

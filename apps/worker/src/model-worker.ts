@@ -279,10 +279,17 @@ export class ModelWorker {
       return;
     }
     this.options.health?.record(this.options.model, version, { ok: true, queueMs, inferenceMs: outcome.inferenceMs });
-    const result = runner.results.build(request.response, outcome.outputs as Record<string, RawTensor>, {
-      includeOutputs: request.include_outputs === true,
-      ...(decoded.notes ? { notes: decoded.notes } : {}),
-    });
+    let result: unknown;
+    try {
+      result = runner.results.build(request.response, outcome.outputs as Record<string, RawTensor>, {
+        includeOutputs: request.include_outputs === true,
+        ...(decoded.notes ? { notes: decoded.notes } : {}),
+      });
+    } catch (error) {
+      // An output no answer can be made of (NaN, infinity): this request fails, for good and alone.
+      if (!(error instanceof InferqError)) throw error;
+      return this.failForGood(run, startedAt, error, routing);
+    }
     await this.finish(job, request, { status: 'succeeded', result, startedAt, timings, batchSize: outcome.batchRows, ...routing });
     void this.shadowHalf(request, { version, ok: true, result, inference_ms: timings.inference_ms });
   }

@@ -98,7 +98,7 @@ export class ScheduleRunner {
     const log = this.options.logger.child({ schedule: job.repeatJobKey ?? job.name, tick: new Date(at).toISOString(), tick_job: job.id });
     const model = this.options.models.get(schedule.model);
     const version = model && (schedule.version ? model.versions.find((v) => v.version === schedule.version) : await this.stableVersion(model));
-    if (!version || version.state !== 'available' || !version.manifest) throw new UnrecoverableError(`model ${schedule.model} ${schedule.version ?? ''} is not available`);
+    if (version?.state !== 'available' || !version.manifest) throw new UnrecoverableError(`model ${schedule.model} ${schedule.version ?? ''} is not available`);
     const all = await this.inputFiles(schedule.input);
     const stamp = new Date(at).toISOString().replace(/[:.]/g, '-');
     const images = all.filter((f) => IMAGE_EXTENSIONS.has(path.extname(f).toLowerCase()));

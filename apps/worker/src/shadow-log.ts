@@ -2,6 +2,7 @@ import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import { NamedCommand } from '@inferq/core/named-command';
 import type { Redis } from '@inferq/core/redis-connection';
+import { parseJsonOrUndefined } from '@inferq/core/parse-json';
 
 /** One side of a shadowed job: what its version answered, and how fast. */
 export interface ShadowHalf {
@@ -32,12 +33,7 @@ return false`,
 
 /** The other half as stored by another worker; undefined when it is not one. */
 function decodeHalf(text: string): ShadowHalf | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  const value = parseJsonOrUndefined(text);
   const half = value as Partial<ShadowHalf> | null;
   if (!half || typeof half.version !== 'string' || typeof half.ok !== 'boolean') return undefined;
   return { version: half.version, ok: half.ok, result: half.result, ...(typeof half.error_code === 'string' ? { error_code: half.error_code } : {}), inference_ms: typeof half.inference_ms === 'number' ? half.inference_ms : null };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import os from 'node:os';
-import type { Config } from '@inferq/core/config';
+import { ConfigError, type Config } from '@inferq/core/config';
 import { Keyspace } from '@inferq/core/keyspace';
 import { decodeModelsChanged, encodeModelsChanged, type ModelChangeState } from '@inferq/core/models-changed-message';
 import type { Logger } from '@inferq/core/logger';
@@ -100,18 +100,18 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
       shadowLog,
       onMissingVersion: () => void hotLoader?.scan(),
       announceMissed: async (requests) => {
-        const announced = await webhooks.log.announced(requests.map((r) => r.id));
-        const missed = requests.filter((_, i) => !announced[i]);
-        const records = await store.readFinishedMany(missed.map((r) => r.id));
+        const records = await store.readFinishedMany(requests.map((r) => r.id));
         // Canceled records are the API's to announce; the worker only ever stores outcomes.
-        const items = missed.flatMap((r, i) => {
+        const items = requests.flatMap((r, i) => {
           const record = records[i];
-          return record && record.status !== 'canceled' && r.webhook ? [{ record, webhook: r.webhook }] : [];
+          return record && record.status !== 'canceled' && r.webhook ? [{ record, subscription: r.webhook }] : [];
         });
-        if (items.length > 0) {
-          logger.warn({ model, requests: items.length }, 'announcing finished requests whose announcement a killed worker lost');
-          await webhooks.announce(items);
-        }
+        if (items.length === 0) return;
+        const queued = await webhooks.dispatcher.announceMissed(items).catch((error: Error) => {
+          logger.error({ model, err: error.message }, 'could not check the announcements of a retried bundle');
+          return 0;
+        });
+        if (queued > 0) logger.warn({ model, deliveries: queued }, 'queued deliveries of finished requests that a killed worker had not queued');
       },
     });
     modelWorker.start();
@@ -304,7 +304,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   });
   schedules.start();
 
-  const healthServer = config.workerHealthPort ? startHealthServer(config.workerHealthPort, heartbeat, metrics) : undefined;
+  const healthServer = config.workerHealthPort ? await startHealthServer(config.workerHealthPort, heartbeat, metrics) : undefined;
 
   return {
     workerId,
@@ -325,7 +325,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   };
 }
 
-function startHealthServer(port: number, heartbeat: WorkerHeartbeat, metrics: WorkerMetrics): Server {
+async function startHealthServer(port: number, heartbeat: WorkerHeartbeat, metrics: WorkerMetrics): Promise<Server> {
   const server = createServer((req, res) => {
     const versions = heartbeat.all();
     const ready = versions.length > 0 && versions.every((v) => v.state === 'ready');
@@ -338,6 +338,11 @@ function startHealthServer(port: number, heartbeat: WorkerHeartbeat, metrics: Wo
     if (req.url === '/readyz') return send(ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', worker_id: heartbeat.workerId, versions });
     send(404, { error: { code: 'NOT_FOUND', message: 'No such route.' } });
   });
-  server.listen(port);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new ConfigError([`INFERQ_WORKER_HEALTH_PORT=${port}: the port is already in use`]) : error),
+    );
+    server.listen(port, () => resolve());
+  });
   return server;
 }

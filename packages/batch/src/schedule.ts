@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { z } from 'zod';
 import { MODEL_NAME_PATTERN } from '@inferq/inference/manifest';
 

@@ -1,6 +1,16 @@
 #!/usr/bin/env node
-// The CLI runs from TypeScript source, like the services: register the loader, then start it.
-import { register } from 'tsx/esm/api';
+// Compiled JavaScript when it has been built (`npm run build`, the container image); the
+// TypeScript source through tsx in a development checkout that has no build, or when the
+// `inferq-source` condition asks for sources (as `npm test` does: the workspace packages the
+// CLI imports then resolve to their sources too).
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/main.ts');
+const compiled = new URL('../dist/main.js', import.meta.url);
+const sources = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => arg.includes('inferq-source'));
+if (existsSync(compiled) && !sources) {
+  await import(compiled.href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/main.ts');
+}

@@ -1,3 +1,5 @@
+import { parseJsonOrUndefined } from './parse-json.ts';
+
 /**
  * The message published on `Keyspace.modelsChangedChannel()`: a model version changed state on a
  * worker (`ready`, `failed`, `refused`, `unloaded`), or an operator asked for it to be unloaded
@@ -19,12 +21,7 @@ export function encodeModelsChanged(message: ModelsChangedMessage): string {
 
 /** The message, or undefined when it is not one (from another program or a newer version): ignored by listeners. */
 export function decodeModelsChanged(text: string): ModelsChangedMessage | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  const value = parseJsonOrUndefined(text);
   const m = value as Partial<ModelsChangedMessage> | null;
   if (!m || typeof m.model !== 'string' || typeof m.version !== 'string' || !MODEL_CHANGE_STATES.includes(m.state as ModelChangeState)) return undefined;
   return { model: m.model, version: m.version, state: m.state as ModelChangeState };

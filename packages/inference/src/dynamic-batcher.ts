@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { InferencePool, RunFailedError } from './inference-pool.ts';
+import { type InferencePool, RunFailedError } from './inference-pool.ts';
 import { concatRows, splitRows, type RawTensor } from './tensor-codec.ts';
 
 export interface DynamicBatcherOptions {

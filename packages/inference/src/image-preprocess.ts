@@ -1,7 +1,19 @@
-import sharp, { type Metadata } from 'sharp';
+import type { Metadata, Sharp, SharpOptions } from 'sharp';
 import { InferqError } from '@inferq/core/errors';
 import type { ImagePreprocess } from './manifest.ts';
 import type { RawTensor } from './tensor-codec.ts';
+
+type SharpFactory = (input: Uint8Array, options?: SharpOptions) => Sharp;
+let sharpLoading: Promise<SharpFactory> | undefined;
+
+/**
+ * sharp (libvips) loads on the first image, not at start: an API that never sees an image keeps
+ * its start-up time and memory (about 12 MiB) without it.
+ */
+function loadSharp(): Promise<SharpFactory> {
+  sharpLoading ??= import('sharp').then((module) => module.default as SharpFactory);
+  return sharpLoading;
+}
 
 export const ACCEPTED_IMAGE_FORMATS = ['png', 'jpeg', 'webp'] as const;
 
@@ -27,6 +39,7 @@ export async function probeImage(bytes: Uint8Array, limits: Pick<ImageLimits, 'm
   let meta: Metadata;
   try {
     // Header only: sharp's own pixel limit is lifted here so the size check below can say 413.
+    const sharp = await loadSharp();
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (error) {
     throw new InferqError('IMAGE_INVALID', `the bytes are not a readable image: ${(error as Error).message}`);
@@ -73,6 +86,7 @@ export async function preprocessImage(bytes: Uint8Array, spec: ImagePreprocess, 
   }
   let pixels: Buffer;
   try {
+    const sharp = await loadSharp();
     let pipeline = sharp(bytes, { limitInputPixels: limits.maxPixels })
       .rotate() // honour EXIF orientation, as a viewer would
       .removeAlpha()

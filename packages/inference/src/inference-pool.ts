@@ -49,8 +49,10 @@ interface Slot {
   inFlight: (Pending & { id: number })[];
 }
 
-const ENTRY = new URL('./inference-thread-entry.mjs', import.meta.url);
-const THREAD_MODULE = new URL(import.meta.url.endsWith('.ts') ? './inference-thread.ts' : './inference-thread.js', import.meta.url).href;
+/** Compiled (dist/*.js): threads load plain JS. From source: a JS entry registers tsx first. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const THREAD_MODULE = new URL(FROM_SOURCE ? './inference-thread.ts' : './inference-thread.js', import.meta.url).href;
+const ENTRY = FROM_SOURCE ? new URL('./inference-thread-entry.mjs', import.meta.url) : new URL(THREAD_MODULE);
 
 function transferList(feeds: Record<string, RawTensor>): ArrayBuffer[] {
   const list: ArrayBuffer[] = [];

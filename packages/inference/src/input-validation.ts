@@ -36,6 +36,53 @@ const INTEGER_RANGES: Partial<Record<TensorDatatype, [number, number]>> = {
   INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
 };
 
+/** The largest finite float32: a larger magnitude becomes Infinity when the tensor is built. */
+const FP32_MAX = 3.4028234663852886e38;
+
+/** Per column of a model's feature input: the declared bounds, as flat arrays for the per-value loop. */
+interface ColumnBounds {
+  names: readonly string[];
+  min: Float64Array;
+  max: Float64Array;
+}
+
+const boundsCache = new WeakMap<ModelManifest, ColumnBounds | null>();
+
+/** The feature input's column bounds, or null when the model declares no ranges. Computed once per manifest. */
+function columnBounds(manifest: ModelManifest): ColumnBounds | null {
+  let bounds = boundsCache.get(manifest);
+  if (bounds === undefined) {
+    bounds = null;
+    const mapping = manifest.features;
+    if (mapping && Object.keys(mapping.ranges).length > 0) {
+      const min = new Float64Array(mapping.names.length).fill(-Infinity);
+      const max = new Float64Array(mapping.names.length).fill(Infinity);
+      mapping.names.forEach((name, c) => {
+        const range = mapping.ranges[name];
+        if (range?.min !== undefined) min[c] = range.min;
+        if (range?.max !== undefined) max[c] = range.max;
+      });
+      bounds = { names: mapping.names, min, max };
+    }
+    boundsCache.set(manifest, bounds);
+  }
+  return bounds;
+}
+
+function outOfRange(feature: string, value: number, min: number, max: number, where: Record<string, unknown>): InferqError {
+  const range = { ...(min > -Infinity ? { min } : {}), ...(max < Infinity ? { max } : {}) };
+  const bounds = [min > -Infinity ? `≥ ${min}` : '', max < Infinity ? `≤ ${max}` : ''].filter(Boolean).join(' and ');
+  return new InferqError('INPUT_OUT_OF_RANGE', `feature ${feature} (${value}) is outside the model's range: it must be ${bounds}`, {
+    details: { ...where, feature, value, range },
+  });
+}
+
+function float32Overflow(what: string, value: number, where: Record<string, unknown>): InferqError {
+  return new InferqError('INPUT_VALUE_INVALID', `${what} (${value}) is not finite as a float32: its magnitude must be at most ${FP32_MAX}`, {
+    details: { ...where, value, range: { min: -FP32_MAX, max: FP32_MAX } },
+  });
+}
+
 function invalidValue(input: string, index: number, value: unknown, why: string): InferqError {
   return new InferqError('INPUT_VALUE_INVALID', `input ${input}: element ${index} (${JSON.stringify(value) ?? String(value)}) ${why}`, {
     details: { input, index },
@@ -51,6 +98,7 @@ function checkValues(name: string, datatype: TensorDatatype, data: unknown[]): n
     if (typeof value === 'boolean') value = value ? 1 : 0;
     if (typeof value !== 'number' || !Number.isFinite(value)) throw invalidValue(name, i, data[i], 'is not a finite number');
     if (datatype === 'BOOL' && value !== 0 && value !== 1) throw invalidValue(name, i, value, 'is not a boolean');
+    if (datatype === 'FP32' && (value > FP32_MAX || value < -FP32_MAX)) throw float32Overflow(`input ${name}: element ${i}`, value, { input: name, index: i });
     if (range) {
       if (!Number.isInteger(value)) throw invalidValue(name, i, value, `is not an integer (${datatype})`);
       if (value < range[0] || value > range[1]) throw invalidValue(name, i, value, `is out of range for ${datatype}`);
@@ -115,17 +163,41 @@ function fromTensors(manifest: ModelManifest, tensors: RequestTensor[]): WireTen
         details: { input: spec.name, expected_elements: expected, actual_elements: flat.length },
       });
     }
-    return { name: spec.name, datatype: spec.datatype, shape: tensor.shape, data: checkValues(spec.name, spec.datatype, flat) };
+    const data = checkValues(spec.name, spec.datatype, flat);
+    if (spec.name === manifest.features?.input) checkColumns(manifest, spec.name, data);
+    return { name: spec.name, datatype: spec.datatype, shape: tensor.shape, data };
   });
+}
+
+/** The feature ranges apply to the feature input however it arrives: a tensor cannot bypass them. */
+function checkColumns(manifest: ModelManifest, input: string, data: number[]): void {
+  const bounds = columnBounds(manifest);
+  if (!bounds) return;
+  const width = bounds.names.length;
+  for (let i = 0; i < data.length; i++) {
+    const c = i % width;
+    const value = data[i] as number;
+    const min = bounds.min[c] as number;
+    const max = bounds.max[c] as number;
+    if (value < min || value > max) throw outOfRange(bounds.names[c] as string, value, min, max, { input, index: i, row: Math.floor(i / width) });
+  }
 }
 
 function fromFeatures(manifest: ModelManifest, rows: FeatureRow[]): WireTensor[] {
   const mapping = manifest.features;
-  if (!mapping) throw new InferqError('FEATURES_NOT_SUPPORTED', 'this model takes tensors (inputs: [...]), not named features');
+  if (!mapping) {
+    throw manifest.preprocess
+      ? new InferqError('FEATURES_NOT_SUPPORTED', 'this model takes an image (a raw image/png, image/jpeg or image/webp body, or "image": {"data": "<base64>"}), not named features', {
+          details: { takes: 'image' },
+        })
+      : new InferqError('FEATURES_NOT_SUPPORTED', 'this model takes tensors (inputs: [...]), not named features', { details: { takes: 'inputs' } });
+  }
   const spec = manifest.inputs.find((i) => i.name === mapping.input) as TensorSpec;
   const names = mapping.names;
   const width = names.length;
   const data = new Array<number>(rows.length * width);
+  const bounds = columnBounds(manifest);
+  const fp32 = spec.datatype === 'FP32';
   // One pass per row without allocating: batch scoring runs this for every row of a file, and
   // the error lists are only built when a row is wrong.
   for (let r = 0; r < rows.length; r++) {
@@ -142,6 +214,10 @@ function fromFeatures(manifest: ModelManifest, rows: FeatureRow[]): WireTensor[]
         throw new InferqError('INPUT_VALUE_INVALID', `feature ${name} (${JSON.stringify(row[name]) ?? String(row[name])}) is not a finite number`, {
           details: { row: r, feature: name },
         });
+      }
+      if (fp32 && (value > FP32_MAX || value < -FP32_MAX)) throw float32Overflow(`feature ${name}`, value, { row: r, feature: name });
+      if (bounds && (value < (bounds.min[c] as number) || value > (bounds.max[c] as number))) {
+        throw outOfRange(name, value, bounds.min[c] as number, bounds.max[c] as number, { row: r });
       }
       data[r * width + c] = value;
     }

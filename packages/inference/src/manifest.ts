@@ -13,6 +13,9 @@ const tensorSpecSchema = z.object({
 });
 export type TensorSpec = z.infer<typeof tensorSpecSchema>;
 
+const featureRangeSchema = z.object({ min: z.number().optional(), max: z.number().optional() }).strict();
+export type FeatureRange = z.infer<typeof featureRangeSchema>;
+
 /** A file in the version directory, or one shipped by an installed npm package. */
 const fileRefSchema = z.union([
   z.string().min(1),
@@ -120,7 +123,16 @@ export const manifestSchema = z
     outputs: z.array(tensorSpecSchema).min(1),
     /** Maps a `features: {name: value}` request onto one row of a 2-D input tensor, in this order. */
     features: z
-      .object({ input: z.string(), names: z.array(z.string().min(1)).min(1) })
+      .object({
+        input: z.string(),
+        names: z.array(z.string().min(1)).min(1),
+        /**
+         * Per feature, the values the model was built for (both bounds inclusive, either optional).
+         * A value outside is refused with INPUT_OUT_OF_RANGE, as a feature or as its column of a
+         * tensor, rather than scored as if it meant something.
+         */
+        ranges: z.record(z.string(), featureRangeSchema).default({}),
+      })
       .optional(),
     labels: z.array(z.string()).optional(),
     preprocess: z.discriminatedUnion('kind', [imagePreprocessSchema, pagePreprocessSchema]).optional(),
@@ -145,7 +157,7 @@ export const manifestSchema = z
     }
     if (m.preprocess) {
       const input = m.inputs.find((i) => i.name === m.preprocess?.input);
-      if (!input || input.shape.length !== 4 || input.shape[1] !== 3 || !['FP32'].includes(input.datatype)) {
+      if (input?.shape.length !== 4 || input.shape[1] !== 3 || !['FP32'].includes(input.datatype)) {
         ctx.addIssue({ code: 'custom', message: `preprocess.input ${m.preprocess.input} must be an FP32 input of shape [-1, 3, H, W]`, path: ['preprocess'] });
       } else if (m.inputs.length !== 1) {
         ctx.addIssue({ code: 'custom', message: 'image preprocessing needs a model with exactly one input', path: ['preprocess'] });
@@ -165,6 +177,13 @@ export const manifestSchema = z
         });
       } else if (m.inputs.length !== 1) {
         ctx.addIssue({ code: 'custom', message: 'features mapping needs a model with exactly one input', path: ['features'] });
+      }
+      for (const [name, range] of Object.entries(m.features.ranges)) {
+        if (!m.features.names.includes(name)) {
+          ctx.addIssue({ code: 'custom', message: `features.ranges names ${name}, which is not in features.names`, path: ['features', 'ranges', name] });
+        } else if (range.min !== undefined && range.max !== undefined && range.min > range.max) {
+          ctx.addIssue({ code: 'custom', message: `features.ranges.${name}: min is above max`, path: ['features', 'ranges', name] });
+        }
       }
     }
     if (m.postprocess && !m.outputs.some((o) => o.name === m.postprocess?.output)) {

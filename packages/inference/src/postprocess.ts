@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { InferqError } from '@inferq/core/errors';
 import type { ResponseForm } from '@inferq/core/job-types';
 import { resolveFileRef } from './file-ref.ts';
 import type { ModelManifest, Postprocess } from './manifest.ts';
@@ -20,6 +21,25 @@ function rowSlice(tensor: RawTensor, row: number): ArrayLike<number> {
 
 function round(value: number): number {
   return Math.round(value * 1e6) / 1e6;
+}
+
+/**
+ * JSON has no NaN or infinity: such a value would reach the client as `null`, a silent wrong
+ * answer (`{"probability": null, "label": "legit"}`). The job fails instead.
+ */
+function nonFinite(output: string, row: number): InferqError {
+  return new InferqError('INFERENCE_FAILED', `the model produced a NaN or infinite value in output ${output} for row ${row}`, { details: { output, row } });
+}
+
+function finite(value: number, output: string, row: number): number {
+  if (!Number.isFinite(value)) throw nonFinite(output, row);
+  return value;
+}
+
+function assertFiniteTensor(name: string, tensor: RawTensor): void {
+  const data = tensor.data;
+  if (!(data instanceof Float32Array || data instanceof Float64Array)) return;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i] as number)) throw nonFinite(name, Math.floor(i / (data.length / (tensor.dims[0] || 1))));
 }
 
 /**
@@ -57,7 +77,9 @@ export class ResultBuilder {
 
   private wireOutputs(outputs: Record<string, RawTensor>) {
     // Manifest order, so responses are stable whatever order the runtime returns them in.
-    return this.manifest.outputs.map((o) => o.name).filter((n) => n in outputs).map((name) => toWire(name, outputs[name] as RawTensor));
+    const names = this.manifest.outputs.map((o) => o.name).filter((n) => n in outputs);
+    for (const name of names) assertFiniteTensor(name, outputs[name] as RawTensor);
+    return names.map((name) => toWire(name, outputs[name] as RawTensor));
   }
 
   private predictRow(outputs: Record<string, RawTensor>, row: number, notes: ItemNotes | undefined): Prediction {
@@ -65,7 +87,7 @@ export class ResultBuilder {
     if (!post) {
       const prediction: Prediction = {};
       for (const [name, tensor] of Object.entries(outputs)) {
-        const values = Array.from(rowSlice(tensor, row));
+        const values = Array.from(rowSlice(tensor, row), (value) => finite(value, name, row));
         prediction[name] = values.length === 1 ? values[0] : values;
       }
       return prediction;
@@ -73,12 +95,12 @@ export class ResultBuilder {
     const output = outputs[post.output] as RawTensor;
     switch (post.kind) {
       case 'binary-threshold': {
-        const probability = rowSlice(output, row)[0] ?? 0;
+        const probability = finite(rowSlice(output, row)[0] ?? Number.NaN, post.output, row);
         const positive = probability >= post.threshold;
         return { probability: round(probability), label: this.manifest.labels ? this.manifest.labels[positive ? 1 : 0] : positive };
       }
       case 'argmax':
-        return this.argmax(Array.from(rowSlice(output, row)), post.softmax);
+        return this.argmax(Array.from(rowSlice(output, row), (value) => finite(value, post.output, row)), post.softmax);
       case 'ctc-greedy':
         return this.ctcGreedy(output, row, post);
       case 'db': {
@@ -136,7 +158,7 @@ export class ResultBuilder {
       }
       if (best !== post.blank && best !== previous) {
         chars.push(classes[best] ?? '');
-        confidences.push(bestScore);
+        confidences.push(finite(bestScore, post.output, row));
       }
       previous = best;
     }

@@ -94,17 +94,19 @@ export class JobStore {
    */
   async readRequest(id: ParsedJobId & { jobId: string }): Promise<RequestState> {
     const [fields, result] = await Promise.all([
-      this.redis.hmget(this.keys.bullJob(id.model, id.bundleId), 'name', 'timestamp', 'processedOn'),
+      this.redis.hmget(this.keys.bullJob(id.model, id.bundleId), 'name', 'timestamp', 'processedOn', 'finishedOn'),
       this.redis.get(this.keys.result(id.jobId)),
     ]);
     if (result) return { finished: finishedRecordCodec.decode(result) };
-    let [name, timestamp, processedOn] = fields;
+    let [name, timestamp, processedOn, finishedOn] = fields;
     if (!name || !timestamp) {
       // A job queued alone under its own id (by another producer, or before bundles): only
       // unknown and expired ids pay this second read.
-      [name, timestamp, processedOn] = await this.redis.hmget(this.keys.bullJob(id.model, id.jobId), 'name', 'timestamp', 'processedOn');
+      [name, timestamp, processedOn, finishedOn] = await this.redis.hmget(this.keys.bullJob(id.model, id.jobId), 'name', 'timestamp', 'processedOn', 'finishedOn');
       if (!name || !timestamp) return undefined;
     }
+    // A finished bundle is kept a while for the queue dashboard; its requests' records decide.
+    if (finishedOn) return undefined;
     return { pending: { version: name, createdAt: Number(timestamp), startedAt: processedOn ? Number(processedOn) : undefined } };
   }
 

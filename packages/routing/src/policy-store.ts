@@ -2,6 +2,7 @@ import type { Keyspace } from '@inferq/core/keyspace';
 import { NamedCommand } from '@inferq/core/named-command';
 import type { Redis } from '@inferq/core/redis-connection';
 import { routingPolicySchema, type PolicySource, type RoutingPolicy, type StoredPolicy } from './routing-policy.ts';
+import { parseJsonOrUndefined } from '@inferq/core/parse-json';
 
 /** One entry of a model's routing history (GET /v1/models/{name}/routing, newest first). */
 export interface RoutingEvent {
@@ -42,12 +43,7 @@ return revision`,
 
 /** A routing event as stored; an entry that is not one (written by something else) is skipped. */
 function parseEvent(text: string): RoutingEvent | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  const value = parseJsonOrUndefined(text);
   const event = value as Partial<RoutingEvent> | null;
   if (!event || typeof event !== 'object' || typeof event.type !== 'string' || typeof event.at !== 'string' || typeof event.revision !== 'number') return undefined;
   return event as RoutingEvent;
@@ -56,12 +52,7 @@ function parseEvent(text: string): RoutingEvent | undefined {
 function parse(fields: (string | null)[]): StoredPolicy | undefined {
   const [revision, policy, source, updatedAt] = fields;
   if (!revision || !policy) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(policy);
-  } catch {
-    return undefined;
-  }
+  const json = parseJsonOrUndefined(policy);
   const parsed = routingPolicySchema.safeParse(json);
   if (!parsed.success) return undefined;
   return { policy: parsed.data, revision: Number(revision), source: (source ?? 'admin') as PolicySource, updated_at: updatedAt ?? new Date(0).toISOString() };

@@ -93,8 +93,14 @@ export class WebhookDispatcher {
     }
     await this.options.log.open(entries);
     if (jobs.length === 0) return [];
+    await this.queueDeliveries(jobs.map((j) => j.data));
+    return jobs.map((j) => j.summary);
+  }
+
+  private async queueDeliveries(deliveries: DeliveryJobData[]): Promise<void> {
+    const firstDelay = this.options.schedule.delayBefore(1) ?? 0;
     await this.options.queue.addBulk(
-      jobs.map(({ data }) => ({
+      deliveries.map((data) => ({
         name: data.event,
         data,
         opts: {
@@ -108,7 +114,38 @@ export class WebhookDispatcher {
         },
       })),
     );
-    return jobs.map((j) => j.summary);
+  }
+
+  /**
+   * For finished jobs whose announcement a killed process may have cut short: announces those
+   * never announced, and queues again, under the same webhook-id, a delivery that was logged but
+   * never queued (killed between the two writes). A delivery that was queued is left alone, so
+   * nothing is announced twice. Returns how many deliveries it queued.
+   */
+  async announceMissed(items: readonly { record: FinishedJobRecord; subscription: WebhookSubscription }[]): Promise<number> {
+    const announced = await this.options.log.announced(items.map((i) => i.record.job_id));
+    const fresh = items.filter((_, i) => !announced[i]);
+    const queued = fresh.length > 0 ? (await this.jobsFinished(fresh)).length : 0;
+    const lost: DeliveryJobData[] = [];
+    for (const [i, { record, subscription }] of items.entries()) {
+      if (!announced[i]) continue;
+      for (const delivery of await this.options.log.list(record.job_id)) {
+        if (delivery.state !== 'pending' || delivery.attempts_made > 0 || delivery.redelivery_of) continue;
+        if (await this.options.queue.getJob(delivery.delivery_id)) continue;
+        const event = jobEvent(record, subscription);
+        lost.push({
+          delivery_id: delivery.delivery_id,
+          owner_id: record.job_id,
+          event: delivery.event,
+          url: subscription.url,
+          body: webhookBody(delivery.event, event.timestamp, event.data),
+          expires_at_ms: event.expiresAtMs,
+          created_at: delivery.created_at,
+        });
+      }
+    }
+    if (lost.length > 0) await this.queueDeliveries(lost);
+    return queued + lost.length;
   }
 }
 

@@ -1,33 +1,30 @@
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { HonoAdapter } from '@bull-board/hono';
-import { serveStatic } from '@hono/node-server/serve-static';
-import type { Queue } from 'bullmq';
+import { Hono } from 'hono';
+import type { AppEnv } from '../app-env.ts';
+import type { QueueDashboardOptions } from './queue-board.ts';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 
-export interface QueueDashboardOptions {
-  /** Every model's queue, by model name. */
-  modelQueues: ReadonlyMap<string, Queue<any>>;
-  webhookQueue: Queue<any>;
-  scheduleQueue: Queue<any>;
-}
+/** bull-board's own Google Fonts stylesheet: the page falls back to system fonts without it. */
+const OUTSIDE_FONTS = /<link[^>]*fonts\.(?:googleapis|gstatic)\.com[^>]*>\s*/g;
 
 /**
- * bull-board over every queue inferq uses. The returned app is mounted at /admin/queues, behind
- * the admin scope that app.ts puts on /admin/* (its scripts and JSON API included).
+ * bull-board over every queue inferq uses, mounted at /admin/queues behind the admin scope that
+ * app.ts puts on /admin/* (its scripts and JSON API included). bull-board is loaded on the first
+ * request, not at start: most API processes never serve the dashboard, and loading it costs
+ * start-up time and memory. Its page is served without the outside font request it carries.
  */
-export function queueDashboard({ modelQueues, webhookQueue, scheduleQueue }: QueueDashboardOptions) {
-  const adapter = new HonoAdapter(serveStatic);
-  adapter.setBasePath(QUEUE_DASHBOARD_PATH);
-  createBullBoard({
-    queues: [
-      ...[...modelQueues].map(([model, queue]) => new BullMQAdapter(queue, { displayName: `model: ${model}`, description: `Inference jobs and batch chunks of ${model}` })),
-      new BullMQAdapter(webhookQueue, { displayName: 'webhooks', description: 'Webhook deliveries (one job per delivery, retried with backoff)' }),
-      new BullMQAdapter(scheduleQueue, { displayName: 'schedules', description: 'Batch schedule ticks (BullMQ job schedulers)' }),
-    ],
-    serverAdapter: adapter,
-    options: { uiConfig: { boardTitle: 'inferq queues', hideDocsLink: true } },
+export function queueDashboard(options: QueueDashboardOptions) {
+  let board: Promise<Hono> | undefined;
+  const load = () => {
+    board ??= import('./queue-board.ts').then(({ queueBoard }) => new Hono().route(QUEUE_DASHBOARD_PATH, queueBoard(QUEUE_DASHBOARD_PATH, options)));
+    return board;
+  };
+  return new Hono<AppEnv>().all('*', async (c) => {
+    const response = await (await load()).fetch(c.req.raw, c.env);
+    if (!response.headers.get('content-type')?.startsWith('text/html')) return response;
+    const html = (await response.text()).replace(OUTSIDE_FONTS, '');
+    const headers = new Headers(response.headers);
+    headers.delete('content-length');
+    return new Response(html, { status: response.status, headers });
   });
-  return adapter.registerPlugin();
 }

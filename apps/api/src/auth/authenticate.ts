@@ -42,7 +42,7 @@ export function authenticate({ keyring }: AuthenticateOptions): MiddlewareHandle
     if (!principal) throw new InferqError('UNAUTHORIZED', 'the API key is not valid');
     c.res.headers.delete('WWW-Authenticate');
     c.set('principal', principal);
-    c.set('logger', c.get('logger').child({ tenant: principal.tenant }));
+    c.get('log')?.bind({ tenant: principal.tenant });
     return next();
   };
 }

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import { ConfigError } from '@inferq/core/config';
 import type { Logger } from '@inferq/core/logger';
 
 export type Scope = 'jobs' | 'admin';
@@ -40,7 +41,7 @@ function parsePairs(lines: readonly string[], source: string): Entry[] {
     const tenant = text.slice(0, at);
     const key = text.slice(at + 1);
     if (at < 1 || !TENANT_PATTERN.test(tenant) || key.length < 8) {
-      throw new Error(`${source}: "${tenant || text.slice(0, 12)}…" is not tenant:key (tenant letters, digits, ._-; key 8+ characters)`);
+      throw new ConfigError([`${source}: "${tenant || text.slice(0, 12)}…" is not tenant:key (tenant letters, digits, ._-; key 8+ characters)`]);
     }
     return [{ hash: digest(key), principal: { tenant, scopes: new Set<Scope>(['jobs']) } }];
   });

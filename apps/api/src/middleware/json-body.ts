@@ -29,7 +29,9 @@ export function jsonBody<S extends z.ZodType>(options: JsonBodyOptions<S>): Midd
   const parse: MiddlewareHandler<AppEnv & { Variables: { body: z.infer<S> } }> = async (c, next) => {
     const type = c.req.header('content-type') ?? '';
     if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
-      throw new InferqError('UNSUPPORTED_MEDIA_TYPE', `content-type ${type || '(none)'} is not application/json`, { details: { content_type: type } });
+      throw new InferqError('UNSUPPORTED_MEDIA_TYPE', `content-type ${type || '(none)'} is not accepted here; send application/json`, {
+        details: { content_type: type, accepted: ['application/json'] },
+      });
     }
     const text = await c.req.text();
     let json: unknown;

@@ -4,6 +4,7 @@ import { ERROR_CATALOGUE } from '@inferq/core/errors';
 import { jsonSchema as batchJsonSchema, querySchema as batchQuerySchema } from '../routes/batches-routes.ts';
 import { imageUploadQuerySchema, jobRequestSchema } from '../services/job-request-schema.ts';
 import { routingPolicySchema } from '@inferq/routing/routing-policy';
+import { REQUEST_EXAMPLES, type RequestExample } from './request-examples.ts';
 import {
   batchSchema,
   bulkJobsSchema,
@@ -88,7 +89,7 @@ function errorStatuses(): Map<number, string[]> {
 }
 
 const JSON_TYPE = 'application/json';
-const json = (schema: JsonSchema) => ({ [JSON_TYPE]: { schema } });
+const json = (schema: JsonSchema, examples?: Record<string, RequestExample>) => ({ [JSON_TYPE]: { schema, ...(examples ? { examples } : {}) } });
 const requestIdHeader = { 'x-request-id': ref('headers', 'RequestId') };
 
 function ok(description: string, content?: Record<string, unknown>, headers: Record<string, unknown> = {}) {
@@ -143,7 +144,7 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         requestBody: {
           required: true,
           content: {
-            ...json(ref('schemas', 'JobRequest')),
+            ...json(ref('schemas', 'JobRequest'), REQUEST_EXAMPLES.job),
             'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } },
             'image/jpeg': { schema: { type: 'string', contentMediaType: 'image/jpeg' } },
             'image/webp': { schema: { type: 'string', contentMediaType: 'image/webp' } },
@@ -166,7 +167,7 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         summary: 'Submit many jobs in one call',
         description:
           'Each job is validated like a single submit and fails alone: the answer lists, in request order, each job (with its poll URL) or its error. At most INFERQ_MAX_JOBS_PER_BULK jobs per call.',
-        requestBody: { required: true, content: json(ref('schemas', 'BulkJobRequest')) },
+        requestBody: { required: true, content: json(ref('schemas', 'BulkJobRequest'), REQUEST_EXAMPLES.bulk) },
         responses: { '202': ok('Every valid job is queued.', json(ref('schemas', 'BulkJobs'))), ...v1Errors(400, 413, 415) },
       },
     },
@@ -215,9 +216,9 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         requestBody: {
           required: true,
           content: {
-            ...json(ref('schemas', 'BatchRequest')),
-            'application/x-ndjson': { schema: { type: 'string' } },
-            'text/csv': { schema: { type: 'string' } },
+            ...json(ref('schemas', 'BatchRequest'), REQUEST_EXAMPLES.batchJson),
+            'application/x-ndjson': { schema: { type: 'string' }, examples: REQUEST_EXAMPLES.batchNdjson },
+            'text/csv': { schema: { type: 'string' }, examples: REQUEST_EXAMPLES.batchCsv },
           },
         },
         responses: { '202': ok('Every row is queued.', json(ref('schemas', 'Batch')), location), ...v1Errors(400, 404, 409, 413, 415, 422) },
@@ -274,7 +275,7 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         tags: ['schedules'],
         summary: 'Create or replace a batch schedule (admin scope)',
         parameters: [scheduleName],
-        requestBody: { required: true, content: json(ref('schemas', 'ScheduleRequest')) },
+        requestBody: { required: true, content: json(ref('schemas', 'ScheduleRequest'), REQUEST_EXAMPLES.schedule) },
         responses: { '200': ok('The schedule as stored.', json(ref('schemas', 'Schedule'))), ...adminErrors(400, 404, 409, 413, 415) },
       },
       delete: {
@@ -317,7 +318,7 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         summary: "Replace a model's routing policy (admin scope)",
         description: 'Weights per version (summing to 100), optional shadow and fallback versions, optional guardrails. Every version the policy sends traffic to must be loaded by a live worker. Every API process picks the change up at once (pub/sub).',
         parameters: [modelName],
-        requestBody: { required: true, content: json(ref('schemas', 'RoutingPolicy')) },
+        requestBody: { required: true, content: json(ref('schemas', 'RoutingPolicy'), REQUEST_EXAMPLES.routing) },
         responses: { '200': ok('The routing status under the new policy.', json(ref('schemas', 'RoutingStatus'))), ...adminErrors(400, 404, 409, 413, 415, 422) },
       },
     },

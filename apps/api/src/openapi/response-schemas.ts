@@ -166,6 +166,10 @@ export const modelSchema = z.object({
       inputs: z.array(tensorSpecSchema),
       outputs: z.array(tensorSpecSchema),
       features: z.array(z.string()).nullable(),
+      feature_ranges: z
+        .record(z.string(), z.object({ min: z.number().optional(), max: z.number().optional() }))
+        .nullable()
+        .meta({ description: 'Per feature, the inclusive bounds its values must keep (INPUT_OUT_OF_RANGE otherwise); {} when none are declared.' }),
       labels: z.array(z.string()).nullable(),
       batching: z.object({ max_batch_size: z.number().int(), max_wait_ms: z.number() }).nullable(),
       sha256: z.string().nullable(),

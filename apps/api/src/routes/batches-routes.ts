@@ -12,6 +12,7 @@ import type { BatchRequest, BatchService } from '../services/batch-service.ts';
 import { webhookSchema } from '../services/job-request-schema.ts';
 import { declinedRetryAfterSeconds } from '../services/completion-listener.ts';
 import { parseWait } from '../wait-time.ts';
+import { clientGone } from '../client-gone.ts';
 
 export interface BatchesRoutesOptions {
   batches: BatchService;
@@ -108,7 +109,7 @@ export function batchesRoutes(options: BatchesRoutesOptions) {
     })
     .get('/:id', async (c) => {
       const waitSeconds = parseWait(c.req.query('wait'), options.maxLongPollSeconds);
-      const { view, declined } = await batches.waitFor(c.req.param('id'), c.get('principal').tenant, waitSeconds * 1000, c.req.raw.signal);
+      const { view, declined } = await batches.waitFor(c.req.param('id'), c.get('principal').tenant, waitSeconds * 1000, clientGone(c));
       if (!['succeeded', 'failed', 'canceled'].includes(view.status)) c.header('Retry-After', String(declined ? declinedRetryAfterSeconds(waitSeconds) : 2));
       return c.json(view, 200);
     })

@@ -9,6 +9,7 @@ import type { BulkItem, JobService } from '../services/job-service.ts';
 import { isFinished } from '../services/job-view.ts';
 import { declinedRetryAfterSeconds } from '../services/completion-listener.ts';
 import { parseWait, preferredWait } from '../wait-time.ts';
+import { clientGone } from '../client-gone.ts';
 
 export interface JobsRoutesOptions {
   jobs: JobService;
@@ -37,7 +38,7 @@ export function jobsRoutes(options: JobsRoutesOptions) {
       const waitSeconds = preferredWait(c.req.header('prefer'), options.maxLongPollSeconds);
       const { job, created, view, declined } =
         waitSeconds > 0
-          ? await jobs.submitAndWait(c.get('body'), key, c.get('requestId'), tenant, waitSeconds * 1000, c.req.raw.signal)
+          ? await jobs.submitAndWait(c.get('body'), key, c.get('requestId'), tenant, waitSeconds * 1000, clientGone(c))
           : { ...(await jobs.submit(c.get('body'), key, c.get('requestId'), tenant)), view: undefined, declined: false };
       const url = pollUrl(job.job_id);
       c.header('Location', url);
@@ -63,12 +64,14 @@ export function jobsRoutes(options: JobsRoutesOptions) {
       const items: (BulkItem | undefined)[] = parsed.map((p) =>
         p.success ? undefined : { error: { code: 'INVALID_REQUEST', message: p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') } },
       );
-      valid.forEach((v, i) => (items[v.index] = submitted[i]));
+      valid.forEach((v, i) => {
+        items[v.index] = submitted[i];
+      });
       return c.json({ jobs: items }, 202);
     })
     .get('/:id', async (c) => {
       const waitSeconds = parseWait(c.req.query('wait'), options.maxLongPollSeconds);
-      const { view, declined } = await jobs.waitFor(c.req.param('id'), c.get('principal').tenant, waitSeconds * 1000, c.req.raw.signal);
+      const { view, declined } = await jobs.waitFor(c.req.param('id'), c.get('principal').tenant, waitSeconds * 1000, clientGone(c));
       if (!isFinished(view)) c.header('Retry-After', String(declined ? declinedRetryAfterSeconds(waitSeconds) : 1));
       return c.json(view, 200);
     })

@@ -25,6 +25,7 @@ function describe(model: ModelEntry, reports: Reports) {
         inputs: m?.inputs ?? [],
         outputs: m?.outputs ?? [],
         features: m?.features?.names ?? null,
+        feature_ranges: m?.features ? m.features.ranges : null,
         labels: m?.labels ?? null,
         batching: m ? { max_batch_size: m.max_batch_size, max_wait_ms: m.max_wait_ms } : null,
         sha256: m?.sha256 ?? null,

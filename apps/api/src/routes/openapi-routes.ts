@@ -49,9 +49,13 @@ const PAGE = `<!doctype html>
 /** Nothing but this origin: no CDN, no font service, no spec validator. */
 const DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
 
-/** `GET /openapi.json` (built once, from the request schemas) and `GET /docs` with its assets. */
+/**
+ * `GET /openapi.json` (built from the request schemas once, at its first request: building it at
+ * start would cost every API process time and memory for a page few of them serve) and `GET /docs`
+ * with its assets.
+ */
 export function openapiRoutes(options: OpenApiOptions) {
-  const document = JSON.stringify(buildOpenApiDocument(options));
+  let document: string | undefined;
   const cache = new Map<string, Promise<Buffer>>();
   const asset = (file: string) => {
     let bytes = cache.get(file);
@@ -62,7 +66,10 @@ export function openapiRoutes(options: OpenApiOptions) {
     return bytes;
   };
   return new Hono<AppEnv>()
-    .get('/openapi.json', (c) => c.body(document, 200, { 'content-type': 'application/json; charset=utf-8' }))
+    .get('/openapi.json', (c) => {
+      document ??= JSON.stringify(buildOpenApiDocument(options));
+      return c.body(document, 200, { 'content-type': 'application/json; charset=utf-8' });
+    })
     .get('/docs', (c) => c.html(PAGE, 200, { 'content-security-policy': DOCS_CSP }))
     .get('/docs/assets/:file', async (c) => {
       const file = c.req.param('file');

@@ -64,6 +64,12 @@ function parseBundleKey(key: string): BundleKey {
   return { model, version, priorityClass: Number(priorityClass), tenant };
 }
 
+/**
+ * Finished bundles stay a while so the queue dashboard shows recent work (bounded, as they hold
+ * their requests' payloads); GET never reads them for a result: the request's record decides.
+ */
+const KEPT_FOR_THE_DASHBOARD = { removeOnComplete: { count: 200, age: 3600 }, removeOnFail: { count: 1000, age: 86_400 } } as const;
+
 export interface JobServiceDeps {
   config: Config;
   store: JobStore;
@@ -168,7 +174,7 @@ export class JobService {
       entries.push({
         name: key.version,
         data,
-        opts: { jobId: bundle.id, timestamp: bundle.createdAt, priority, attempts: this.deps.config.jobAttempts, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: true },
+        opts: { jobId: bundle.id, timestamp: bundle.createdAt, priority, attempts: this.deps.config.jobAttempts, backoff: { type: 'exponential', delay: 500 }, ...KEPT_FOR_THE_DASHBOARD },
       });
       const shadows = new Map<string, ShadowBundlePayload['copies']>();
       for (const r of bundle.items) {
@@ -195,7 +201,7 @@ export class JobService {
       await this.deps.admission.release(counters, count).catch(() => undefined);
       throw error;
     }
-    for (const bundle of bundles) for (const r of bundle.items) this.deps.metrics?.jobSubmitted(key.model, key.version);
+    for (const bundle of bundles) for (let i = 0; i < bundle.items.length; i++) this.deps.metrics?.jobSubmitted(key.model, key.version);
   }
 
   /**
