@@ -54,7 +54,9 @@ async function runBatched(model: typeof orientation, tensors: RawTensor[], key: 
   const spec = model.manifest.preprocess as ImagePreprocess;
   const out: Record<string, unknown>[] = new Array(tensors.length);
   const groups = new Map<string, number[]>();
-  tensors.forEach((t, i) => groups.set(key(t), [...(groups.get(key(t)) ?? []), i]));
+  tensors.forEach((t, i) => {
+    groups.set(key(t), [...(groups.get(key(t)) ?? []), i]);
+  });
   for (const indexes of groups.values()) {
     for (let i = 0; i < indexes.length; i += model.manifest.max_batch_size) {
       const slice = indexes.slice(i, i + model.manifest.max_batch_size);
@@ -62,7 +64,9 @@ async function runBatched(model: typeof orientation, tensors: RawTensor[], key: 
       const result = await model.session.run({ [spec.input]: new ort.Tensor('float32', batch.data as Float32Array, batch.dims) });
       const outputs = Object.fromEntries(Object.entries(result).map(([n, t]) => [n, { type: 'float32', dims: [...t.dims], data: t.data as Float32Array } as RawTensor]));
       const built = model.results.build('predictions', outputs) as { predictions: Record<string, unknown>[] };
-      slice.forEach((j, k) => (out[j] = built.predictions[k] as Record<string, unknown>));
+      slice.forEach((j, k) => {
+        out[j] = built.predictions[k] as Record<string, unknown>;
+      });
     }
   }
   return out;

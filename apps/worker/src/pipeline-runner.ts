@@ -91,7 +91,7 @@ export class PipelineRunner {
         this.policyCache.set(stage.model, { at: Date.now(), version: entry });
       }
     }
-    if (!entry || entry.state !== 'available' || !entry.manifest) {
+    if (entry?.state !== 'available' || !entry.manifest) {
       throw new InferqError('MODEL_VERSION_UNAVAILABLE', `stage ${stage.name}: ${stage.model} ${stage.version ?? ''} is not available`, { details: { stage: stage.name, model: stage.model } });
     }
     return entry;
