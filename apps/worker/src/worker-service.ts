@@ -9,6 +9,7 @@ import { checkRedisRequirements, createBlockingConnection, createProducerConnect
 import { loadModelRepository, type ModelVersionEntry } from '@inferq/inference/model-repository';
 import { BatchStore } from '@inferq/batch/batch-store';
 import { JobStore } from '@inferq/jobs/job-store';
+import { PredictionLogWriter, predictionLogLimits } from '@inferq/core/prediction-log-script';
 import { PolicyStore } from '@inferq/routing/policy-store';
 import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
 import { startWebhookDelivery } from '@inferq/webhooks/webhook-service';
@@ -56,14 +57,16 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   // Deliveries run on their own queue and connection: a slow receiver never holds up inference.
   const webhookConnection = createBlockingConnection(config.redisUrl);
   const webhooks = await startWebhookDelivery({ config, redis, keys, logger, connection: webhookConnection, metrics });
-  const store = new JobStore(redis, keys);
+  const logLimits = predictionLogLimits(config);
+  const store = new JobStore(redis, keys, logLimits);
   const resultWriter = new ResultWriter(store, async (written) => {
     for (const { record } of written) heartbeat.countFinished(record.model, record.model_version);
     countFinished(written.map((w) => w.record));
     await webhooks.announce(written);
   });
-  const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
-  const chunks = new ChunkRunner(batchStore, logger, metrics);
+  const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger), logLimits);
+  const chunks = new ChunkRunner(batchStore, logger, metrics, logLimits !== undefined);
+  const predictionLog = logLimits ? { shadows: new PredictionLogWriter(redis, keys, logLimits) } : undefined;
   const repository = await loadModelRepository(config.modelDir, { only: config.models });
   const connections: Redis[] = [redis, webhookConnection];
   const runners: VersionRunner[] = [];
@@ -98,6 +101,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
       imageLimits: { maxPixels: config.maxImagePixels, maxWidth: config.maxImageWidth },
       health,
       shadowLog,
+      predictionLog,
       onMissingVersion: () => void hotLoader?.scan(),
       announceMissed: async (requests) => {
         const records = await store.readFinishedMany(requests.map((r) => r.id));
@@ -199,7 +203,13 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
     try {
       const runner = await VersionRunner.load(entry, {
         threads: config.inferenceThreads,
-        intraOpThreads: config.resolvedIntraOpThreads,
+        policy: {
+          intraOpThreads: config.resolvedIntraOpThreads,
+          spinning: config.intraOpSpinning,
+          dynamicBlockBase: config.intraOpDynamicBlockBase,
+          niceIncrement: config.inferenceNice,
+        },
+        imageThreads: config.resolvedImageThreads,
         executionProviders: config.executionProviders,
         logger: log,
         onRun: inferenceRunObserver(metrics, entry.name, entry.version),
@@ -209,7 +219,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
       loaded.set(entry.version, runner);
       runners.push(runner);
       await heartbeat.set({ model: entry.name, version: entry.version, state: 'ready', provider: runner.pool.provider, threads: runner.pool.size });
-      log.info({ provider: runner.pool.provider, threads: runner.pool.size, intra_op_threads: config.resolvedIntraOpThreads }, 'model version ready');
+      log.info({ provider: runner.pool.provider, threads: runner.pool.size, intra_op_threads: config.resolvedIntraOpThreads, inference_nice: config.inferenceNice }, 'model version ready');
       ensureModelWorker(entry.name, loaded);
       return true;
     } catch (error) {

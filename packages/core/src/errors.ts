@@ -18,6 +18,7 @@ export const ERROR_CATALOGUE = {
   SCHEDULE_NOT_FOUND: { status: 404, message: 'No schedule with this name exists.' },
   MODEL_NOT_FOUND: { status: 404, message: 'No model with this name is in the repository.' },
   MODEL_VERSION_NOT_FOUND: { status: 404, message: 'The model has no such version.' },
+  PREDICTION_NOT_FOUND: { status: 404, message: 'The prediction log holds no such prediction of yours: it never existed, was not sampled, or is past the log\'s retention.' },
   JOB_NOT_CANCELABLE: { status: 409, message: 'The job has already finished and cannot be canceled.' },
   JOB_NOT_FINISHED: { status: 409, message: 'The job has not finished yet, so it has no final event to deliver.' },
   WEBHOOK_NOT_CONFIGURED: { status: 409, message: 'The job names no webhook that subscribes to its final event.' },
@@ -26,6 +27,7 @@ export const ERROR_CATALOGUE = {
   CANCELED: { status: 409, message: 'The row was not scored: its batch was canceled.' },
   MODEL_VERSION_UNAVAILABLE: { status: 409, message: 'The model version failed to load and takes no jobs.' },
   ROUTING_VERSION_NOT_READY: { status: 409, message: 'The routing policy names a version that no live worker has loaded.' },
+  LABEL_CONFLICT: { status: 409, message: 'The prediction already has a different label; labels are never overwritten.' },
   VERSION_IN_USE: { status: 409, message: 'The routing policy still sends traffic to (or shadows, or falls back on) this version.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body exceeds the size limit.' },
   TOO_MANY_JOBS: { status: 413, message: 'The bulk call carries more jobs than allowed.' },
@@ -35,6 +37,7 @@ export const ERROR_CATALOGUE = {
   IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was used with a different request body.' },
   WEBHOOK_URL_REFUSED: { status: 422, message: 'The webhook URL is not an http(s) URL inferq may call (private, loopback and other internal addresses are refused).' },
   ROUTING_INVALID: { status: 422, message: 'The routing policy is inconsistent: weights must sum to 100 over existing versions.' },
+  LABEL_INVALID: { status: 422, message: "The label is not one of the model's labels." },
   INPUT_MISSING: { status: 422, message: 'A required model input is missing.' },
   INPUT_UNKNOWN: { status: 422, message: 'The request names an input the model does not have.' },
   INPUT_DATATYPE_MISMATCH: { status: 422, message: 'An input has the wrong datatype.' },
@@ -55,6 +58,8 @@ export const ERROR_CATALOGUE = {
   INTERNAL: { status: 500, message: 'Something went wrong inside inferq.' },
   WORKER_LOST: { status: 500, message: 'The workers running the job died or stalled more often than allowed; it was not finished.' },
   REQUEST_TIMEOUT: { status: 503, message: 'The request took longer than the server allows; retry it (with an Idempotency-Key for submits).' },
+  WAIT_NOT_HELD: { status: 503, message: 'The API process holds as many waiting requests as it may; the job was queued and goes on: read it at /v1/jobs/{id}.' },
+  EVENT_STREAMS_FULL: { status: 503, message: 'The API process holds as many event streams as it may; retry after the Retry-After delay.' },
   REDIS_UNAVAILABLE: { status: 503, message: 'The job store is unreachable; retry shortly.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -64,7 +64,8 @@ export interface PreprocessedImage {
 
 /**
  * Decodes an image into the model's input tensor, as the manifest's `preprocess` says
- * (see manifest.ts). Decoding and resizing run in libvips' own threads, off the event loop.
+ * (see manifest.ts). Decoding and resizing run in libvips' threads; the normalisation loop runs
+ * on the calling thread, which in a worker is an image thread (image-preprocess-pool.ts).
  */
 export async function preprocessImage(bytes: Uint8Array, spec: ImagePreprocess, limits: ImageLimits): Promise<PreprocessedImage> {
   const info = await probeImage(bytes, limits);
@@ -92,7 +93,8 @@ export async function preprocessImage(bytes: Uint8Array, spec: ImagePreprocess, 
       .removeAlpha()
       .toColourspace('srgb')
       .resize(resizedWidth, height, { fit: 'fill', kernel: 'linear' });
-    if (resizedWidth > canvasWidth) pipeline = sharp(await pipeline.toBuffer()).extract({ left: 0, top: 0, width: canvasWidth, height });
+    // An extract after resize cuts the resized image, in the same pass (no re-encoded intermediate).
+    if (resizedWidth > canvasWidth) pipeline = pipeline.extract({ left: 0, top: 0, width: canvasWidth, height });
     pixels = await pipeline.raw().toBuffer();
   } catch (error) {
     throw new InferqError('IMAGE_INVALID', `the image could not be decoded: ${(error as Error).message}`);

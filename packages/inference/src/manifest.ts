@@ -143,6 +143,19 @@ export const manifestSchema = z
     max_queue_depth: z.number().int().min(1).optional(),
     /** Longest the oldest queued row waits for neighbours before its batch runs anyway. */
     max_wait_ms: z.number().min(0).max(10_000).default(5),
+    /**
+     * What the prediction log keeps of this model's requests (docs/predictions.md): `store_inputs`
+     * keeps tensors and images themselves (default: a sha256 digest and size; tabular features
+     * are always kept as values), `sample_rate` logs that share of predictions, and
+     * `positive_label` names the class precision and recall are measured for (default: labels[1]).
+     */
+    prediction_log: z
+      .strictObject({
+        store_inputs: z.boolean().default(false),
+        sample_rate: z.number().min(0).max(1).default(1),
+        positive_label: z.string().optional(),
+      })
+      .default({ store_inputs: false, sample_rate: 1 }),
   })
   .superRefine((m, ctx) => {
     for (const [side, specs] of [['inputs', m.inputs], ['outputs', m.outputs]] as const) {
@@ -188,6 +201,9 @@ export const manifestSchema = z
     }
     if (m.postprocess && !m.outputs.some((o) => o.name === m.postprocess?.output)) {
       ctx.addIssue({ code: 'custom', message: `postprocess.output ${m.postprocess.output} is not an output`, path: ['postprocess'] });
+    }
+    if (m.prediction_log.positive_label !== undefined && !m.labels?.includes(m.prediction_log.positive_label)) {
+      ctx.addIssue({ code: 'custom', message: `prediction_log.positive_label ${m.prediction_log.positive_label} is not one of labels`, path: ['prediction_log', 'positive_label'] });
     }
     if (m.postprocess?.kind === 'binary-threshold' && m.labels && m.labels.length !== 2) {
       ctx.addIssue({ code: 'custom', message: 'binary-threshold needs exactly two labels', path: ['labels'] });

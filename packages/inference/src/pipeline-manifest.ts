@@ -96,6 +96,8 @@ export function pipelineModelManifest(pipeline: PipelineManifest, sha256: string
     outputs: [],
     max_batch_size: pipeline.max_batch_size,
     max_wait_ms: 0,
+    // The page's stages log their own predictions; the pipeline itself has no model outputs to log.
+    prediction_log: { store_inputs: false, sample_rate: 0 },
     ...(pipeline.max_queue_depth !== undefined ? { max_queue_depth: pipeline.max_queue_depth } : {}),
   };
 }

@@ -80,6 +80,8 @@ export interface JobServiceDeps {
   webhooks: WebhookProducer;
   admission: Admission;
   routing: RoutingService;
+  /** Log canceled requests to the prediction log (INFERQ_PREDICTION_LOG). */
+  predictionLog?: boolean;
   /** Counts submits (traffic split by version) and cancellations for /metrics. */
   metrics?: { jobSubmitted(model: string, version: string): void; jobCanceled(model: string, version: string): void };
 }
@@ -137,6 +139,7 @@ export class JobService {
       routed_by: routed.routed_by,
       ...(routed.fallback ? { fallback_version: routed.fallback } : {}),
       ...(routed.shadow ? { shadow_version: routed.shadow } : {}),
+      ...(request.routing_key !== undefined ? { routing_key: request.routing_key } : {}),
     };
     const bytes = 256 + inputs.reduce((n, t) => n + t.bytes.length, 0) + (payload.image?.length ?? 0) + (request.metadata ? JSON.stringify(request.metadata).length : 0);
     const rows = inputs[0]?.shape[0] ?? 1;
@@ -180,7 +183,17 @@ export class JobService {
       for (const r of bundle.items) {
         if (!r.shadow_version) continue;
         const copies = shadows.get(r.shadow_version) ?? [];
-        copies.push({ primary_job_id: r.id, primary_version: key.version, inputs: r.inputs, ...(r.image !== undefined ? { image: r.image } : {}), response: r.response, created_at: r.created_at });
+        copies.push({
+          primary_job_id: r.id,
+          primary_version: key.version,
+          inputs: r.inputs,
+          ...(r.image !== undefined ? { image: r.image } : {}),
+          response: r.response,
+          created_at: r.created_at,
+          tenant: key.tenant,
+          ...(r.request_id ? { request_id: r.request_id } : {}),
+          ...(r.routing_key !== undefined ? { routing_key: r.routing_key } : {}),
+        });
         shadows.set(r.shadow_version, copies);
       }
       // Queued right behind their primaries at the same priority; never retried, never kept.
@@ -370,8 +383,8 @@ export class JobService {
     }
   }
 
-  /** The finished record a completion notice carried, or (a notice without one) as read from Redis. */
-  private async finishedFromNotice(jobId: string, tenant: string, record: string | undefined): Promise<FinishedJobRecord | undefined> {
+  /** The finished record a completion notice carried, or (a notice without one) as read from Redis; another tenant's is a 404. */
+  async finishedFromNotice(jobId: string, tenant: string, record: string | undefined): Promise<FinishedJobRecord | undefined> {
     const finished = record === undefined ? await guardRedis(() => this.deps.store.readFinished(jobId)) : finishedRecordCodec.decode(record);
     return finished ? this.owned(finished, tenant) : undefined;
   }
