@@ -15,8 +15,10 @@ interface ImageThread {
   pending: Map<number, Pending>;
 }
 
-const ENTRY = new URL('./inference-thread-entry.mjs', import.meta.url);
-const THREAD_MODULE = new URL(import.meta.url.endsWith('.ts') ? './image-thread.ts' : './image-thread.js', import.meta.url).href;
+/** Compiled (dist/*.js, where the .mjs entry is not copied): the thread loads plain JS. From source: a JS entry registers tsx first. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const THREAD_MODULE = new URL(FROM_SOURCE ? './image-thread.ts' : './image-thread.js', import.meta.url).href;
+const ENTRY = FROM_SOURCE ? new URL('./inference-thread-entry.mjs', import.meta.url) : new URL(THREAD_MODULE);
 
 /**
  * Worker threads that turn queued image bytes into model input tensors (image-preprocess.ts), so
