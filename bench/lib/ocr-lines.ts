@@ -46,7 +46,7 @@ export async function ocrInProcess(lines: OcrLine[], intraOpThreads: number): Pr
   const entry = await textlineOcrVersion();
   const manifest = entry.manifest;
   const spec = manifest?.preprocess;
-  if (!manifest || !spec) throw new Error('textline-ocr has no preprocess block');
+  if (!manifest || spec?.kind !== 'image') throw new Error('textline-ocr has no image preprocess block');
   const session = await ort.InferenceSession.create(entry.artifactPath, { ...sessionThreadOptions({ intraOpThreads }), graphOptimizationLevel: 'all', logSeverityLevel: 4 });
   // Warm-up on the first lines, as the worker warms its session before taking jobs.
   const warm = await preprocessImage((lines[0] as OcrLine).png, spec, OCR_LIMITS);

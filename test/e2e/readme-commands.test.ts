@@ -24,6 +24,7 @@ const NOT_RUN: { first: RegExp; why: string }[] = [
   { first: /^npm run bench\s/, why: 'benches: minutes of load on the machine' },
   { first: /^kubectl /, why: 'needs a Kubernetes cluster; test/deploy/kubernetes.test.ts renders and validates the manifests offline' },
   { first: /^npm exec --prefix /, why: 'the CLI from another directory, against a checkout at /srv/inferq; test/e2e/cli.test.ts runs the CLI' },
+  { first: /^curl -s 'localhost:3000\/v1\/jobs\?model=document-ocr'/, why: 'needs a page image (page.png); test/e2e/document-ocr.test.ts uploads rendered pages the same way and checks the result and its stage timings' },
 ];
 
 /** What the output of each block that runs must show; `errors` lists the error codes it may answer. */

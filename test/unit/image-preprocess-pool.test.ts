@@ -10,7 +10,7 @@ import { REPO_ROOT } from '../support/services.ts';
 
 const repository = await loadModelRepository(path.join(REPO_ROOT, 'models'), { only: ['textline-ocr'] });
 const spec = repository.get('textline-ocr')?.versions[0]?.manifest?.preprocess;
-if (!spec) throw new Error('textline-ocr has no preprocess block');
+if (spec?.kind !== 'image') throw new Error('textline-ocr has no image preprocess block');
 const limits = { maxPixels: 16_777_216, maxWidth: 2048 };
 
 describe('image threads prepare lines exactly as the event loop would', () => {

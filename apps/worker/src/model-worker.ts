@@ -11,6 +11,7 @@ import type { JobStore } from '@inferq/jobs/job-store';
 import { describeInputs, jobPredictionEntry, predictionEntry, predictionOf } from '@inferq/jobs/prediction-entry';
 import type { PredictionLogWriter } from '@inferq/core/prediction-log-script';
 import type { ChunkRunner } from './chunk-runner.ts';
+import type { PipelineRunner } from './pipeline-runner.ts';
 import type { HealthRecorder } from './health-recorder.ts';
 import { decodeJob, type DecodedJob } from './job-decoder.ts';
 import type { ShadowHalf, ShadowLog } from './shadow-log.ts';
@@ -48,6 +49,8 @@ export interface ModelWorkerOptions {
    * and queueing their deliveries), and no other.
    */
   announceMissed?: (requests: BundledRequest[]) => Promise<void>;
+  /** Set when the queue is a pipeline's, by version: each request runs through its stages instead of on a model version. */
+  pipelines?: Map<string, PipelineRunner>;
 }
 
 /** What processing a request logs through: a logger scoped to the request, created only when used. */
@@ -206,6 +209,8 @@ export class ModelWorker {
       const late = startedAt - request.deadline_at;
       return this.failForGood(run, null, new InferqError('DEADLINE_EXCEEDED', `the job reached a worker ${late} ms after its deadline; it was not run`, { details: { deadline_at: new Date(request.deadline_at).toISOString() } }));
     }
+    const pipeline = this.options.pipelines?.get(job.name);
+    if (pipeline) return this.runPipeline(run, pipeline, startedAt);
     const runner = this.options.runners.get(job.name);
     if (!runner) {
       this.options.health?.record(this.options.model, job.name, { ok: false, queueMs: startedAt - request.created_at });
@@ -292,6 +297,20 @@ export class ModelWorker {
     }
     await this.finish(job, request, { status: 'succeeded', result, startedAt, timings, batchSize: outcome.batchRows, ...routing });
     void this.shadowHalf(request, { version, ok: true, result, inference_ms: timings.inference_ms });
+  }
+
+  /** A pipeline request: its stages run as requests on their models' queues; its record carries each stage's timing. */
+  private async runPipeline(run: RequestRun, pipeline: PipelineRunner, startedAt: number): Promise<void> {
+    const { job, request } = run;
+    const outcome = await pipeline.run(request, job.opts.priority ?? 0);
+    const timings: JobTimings = {
+      queue_ms: Math.max(0, startedAt - request.created_at),
+      inference_ms: outcome.inferenceMs,
+      total_ms: Math.max(0, Date.now() - request.created_at),
+      stages: outcome.stages,
+    };
+    if (outcome.error) run.log.info({ code: outcome.error.code }, outcome.error.message);
+    await this.finish(job, request, { status: outcome.status, startedAt, timings, ...(outcome.result !== undefined ? { result: outcome.result } : {}), ...(outcome.error ? { error: outcome.error } : {}) });
   }
 
   private async shadowHalf(request: BundledRequest, half: ShadowHalf): Promise<void> {

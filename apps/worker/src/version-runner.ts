@@ -23,8 +23,9 @@ export interface VersionRunnerOptions {
 function warmupFeeds(manifest: ModelManifest): Record<string, RawTensor> {
   const feeds: Record<string, RawTensor> = {};
   for (const spec of manifest.inputs) {
-    // Dynamic dimensions get 1, except an image's width, which gets the model's own minimum sense.
-    const dims = spec.shape.map((d, axis) => (d !== -1 ? d : axis === 3 && manifest.preprocess ? 32 : 1));
+    // Dynamic dimensions get 1, except an image's height and width, which get the smallest size
+    // the network takes (a detection network downsamples a page by 32).
+    const dims = spec.shape.map((d, axis) => (d !== -1 ? d : axis >= 2 && manifest.preprocess ? 32 : 1));
     const type = ortTypeOf(spec.datatype);
     feeds[spec.name] = { type, dims, data: allocate(type, dims.reduce((a, b) => a * b, 1)) };
   }

@@ -5,6 +5,7 @@ import type { BatchView } from '@inferq/client/api-types';
 import { InferqError, InferqRateLimitError, InferqTimeoutError, InferqUnavailableError } from '@inferq/client/client-errors';
 import { InferqClient } from '@inferq/client';
 import { CliError, EXIT } from './exit-codes.ts';
+import { imageInputs, scoreImages } from './image-jobs.ts';
 import { progressReporter } from './progress.ts';
 import { writeResults } from './result-writer.ts';
 import { batchSummary } from './summary.ts';
@@ -12,6 +13,8 @@ import { batchSummary } from './summary.ts';
 const USAGE = `Usage:
   inferq batch submit --model NAME --input FILE [--version V] [--format ndjson|csv] [--ttl-seconds N]
                       [--wait [--output FILE] [--timeout SECONDS]]
+  inferq batch submit --model NAME --input FOLDER|IMAGE [--version V] [--output FILE] [--timeout SECONDS]
+                      (.png, .jpg, .jpeg, .webp: one job per image, always waited for)
   inferq batch status  BATCH_ID
   inferq batch results BATCH_ID [--output FILE]
   inferq batch cancel  BATCH_ID
@@ -59,6 +62,27 @@ async function submit(client: InferqClient, values: Record<string, string | bool
     throw new CliError(`cannot read ${input}`, EXIT.DATA_ERROR);
   });
   const output = values.output as string | undefined;
+  const images = await imageInputs(input);
+  if (images) {
+    let printedAt = 0;
+    const written = await scoreImages(client, images, {
+      model,
+      ...(values.version ? { version: values.version as string } : {}),
+      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+      concurrency: 4,
+      ...(timeoutSeconds === undefined ? {} : { timeoutMs: timeoutSeconds * 1000 }),
+      onDone: (done, total) => {
+        // As for batches: a progress line at most every 10 s, and the last one.
+        if (done < total && Date.now() - printedAt < 10_000) return;
+        printedAt = Date.now();
+        process.stderr.write(`${new Date().toISOString()} ${done} of ${total} images scored\n`);
+      },
+    }, output);
+    let summary = `${written.succeeded} of ${written.lines} images scored, ${written.failed} failed; results ${output ? `in ${path.resolve(output)}` : 'on standard output'}\n`;
+    for (const line of written.firstFailed) summary += `  row ${line.row} (${String(line.id)}): ${line.error.code}: ${line.error.message}\n`;
+    process.stderr.write(summary);
+    return written.failed > 0 ? EXIT.ROWS_FAILED : EXIT.OK;
+  }
   const progress = progressReporter(process.stderr);
   let view = await client.batches.upload(input, {
     model,

@@ -137,6 +137,17 @@ export interface JobTimings {
   queue_ms: number;
   inference_ms: number;
   total_ms: number;
+  /** A pipeline's stages, in order: each one's requests, from queueing the first to the last one's record. */
+  stages?: StageTiming[];
+}
+
+/** One stage of a pipeline job: the model (and version) its requests ran on, how many, and how long the stage took. */
+export interface StageTiming {
+  stage: string;
+  model: string;
+  version: string;
+  ms: number;
+  requests: number;
 }
 
 /** A finished job as stored under its result key for exactly its TTL, and served by GET. */

@@ -2,10 +2,11 @@ import { Worker } from 'node:worker_threads';
 import { InferqError } from '@inferq/core/errors';
 import type { ImageLimits, PreprocessedImage } from './image-preprocess.ts';
 import type { ImageReply, ImageRequest } from './image-protocol.ts';
-import type { ImagePreprocess } from './manifest.ts';
+import type { ImagePreprocess, PagePreprocess } from './manifest.ts';
+import type { PreprocessedPage } from './page-preprocess.ts';
 
 interface Pending {
-  resolve: (image: PreprocessedImage) => void;
+  resolve: (image: PreprocessedImage | PreprocessedPage) => void;
   reject: (error: Error) => void;
 }
 
@@ -14,8 +15,10 @@ interface ImageThread {
   pending: Map<number, Pending>;
 }
 
-const ENTRY = new URL('./inference-thread-entry.mjs', import.meta.url);
-const THREAD_MODULE = new URL(import.meta.url.endsWith('.ts') ? './image-thread.ts' : './image-thread.js', import.meta.url).href;
+/** Compiled (dist/*.js, where the .mjs entry is not copied): the thread loads plain JS. From source: a JS entry registers tsx first. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const THREAD_MODULE = new URL(FROM_SOURCE ? './image-thread.ts' : './image-thread.js', import.meta.url).href;
+const ENTRY = FROM_SOURCE ? new URL('./inference-thread-entry.mjs', import.meta.url) : new URL(THREAD_MODULE);
 
 /**
  * Worker threads that turn queued image bytes into model input tensors (image-preprocess.ts), so
@@ -32,7 +35,10 @@ export class ImagePreprocessPool {
   /** @param size threads, at least 1. */
   constructor(private readonly size: number) {}
 
-  preprocess(image: string | Uint8Array, spec: ImagePreprocess, limits: ImageLimits): Promise<PreprocessedImage> {
+  /** A text line (or any `image` preprocess), or a whole page for detection (`page`). */
+  preprocess(image: string | Uint8Array, spec: PagePreprocess, limits: ImageLimits): Promise<PreprocessedPage>;
+  preprocess(image: string | Uint8Array, spec: ImagePreprocess, limits: ImageLimits): Promise<PreprocessedImage>;
+  preprocess(image: string | Uint8Array, spec: ImagePreprocess | PagePreprocess, limits: ImageLimits): Promise<PreprocessedImage | PreprocessedPage> {
     if (this.closed) return Promise.reject(new Error('the image pool is closed'));
     const thread = this.leastBusy();
     const id = this.nextId++;

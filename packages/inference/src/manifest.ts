@@ -48,6 +48,22 @@ const postprocessSchema = z.discriminatedUnion('kind', [
     blank: z.number().int().min(0).default(0),
     space_char: z.boolean().default(true),
   }),
+  /**
+   * Text detection (DB, "Differentiable Binarization"): `output` [N, 1, H, W] is a probability map
+   * of text; pixels above `threshold` form regions, each region's minimum-area rectangle is kept
+   * when its mean probability reaches `box_threshold` and its short side `min_size` pixels, then
+   * grown by `unclip_ratio` (offset by area × ratio / perimeter) → `{boxes, width, height}` in the
+   * page's own pixels, in reading order (see db-postprocess.ts).
+   */
+  z.object({
+    kind: z.literal('db'),
+    output: z.string().min(1),
+    threshold: z.number().min(0).max(1).default(0.3),
+    box_threshold: z.number().min(0).max(1).default(0.6),
+    unclip_ratio: z.number().min(0).max(10).default(1.5),
+    min_size: z.number().min(0).default(3),
+    max_candidates: z.number().int().min(1).default(1000),
+  }),
 ]);
 export type Postprocess = z.infer<typeof postprocessSchema>;
 
@@ -72,6 +88,25 @@ const imagePreprocessSchema = z.object({
   pad_value: z.number().default(0),
 });
 export type ImagePreprocess = z.infer<typeof imagePreprocessSchema>;
+
+/**
+ * Turns a whole page (text detection) into `input`, an [N, 3, H, W] float tensor: decoded, made
+ * 3-channel in `channel_order`, shrunk so its longer side is at most `max_side` (never enlarged),
+ * then each side rounded to a multiple of `multiple_of` (the network downsamples by that much),
+ * scaled by 1/255 and normalised by `mean` and `std`, CHW. Pages share a batch only with pages
+ * of the same tensor size.
+ */
+const pagePreprocessSchema = z.object({
+  kind: z.literal('page'),
+  input: z.string().min(1),
+  max_side: z.number().int().min(32).max(8192).default(960),
+  multiple_of: z.number().int().min(1).max(256).default(32),
+  channel_order: z.enum(['rgb', 'bgr']).default('rgb'),
+  mean: z.tuple([z.number(), z.number(), z.number()]).default([0, 0, 0]),
+  std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).default([1, 1, 1]),
+  pad_value: z.number().default(0),
+});
+export type PagePreprocess = z.infer<typeof pagePreprocessSchema>;
 
 export const manifestSchema = z
   .object({
@@ -100,7 +135,7 @@ export const manifestSchema = z
       })
       .optional(),
     labels: z.array(z.string()).optional(),
-    preprocess: imagePreprocessSchema.optional(),
+    preprocess: z.discriminatedUnion('kind', [imagePreprocessSchema, pagePreprocessSchema]).optional(),
     postprocess: postprocessSchema.optional(),
     /** Most rows one `session.run` takes. */
     max_batch_size: z.number().int().min(1).max(65536).default(32),

@@ -44,6 +44,8 @@ export const REQUEST_EXAMPLES = {
     },
     image: { summary: 'A base64 image of one text line (textline-ocr)', value: { model: 'textline-ocr', image: { data: TEXT_LINE_PNG } } },
     orientation: { summary: 'The same line, upright or upside down? (text-orientation)', value: { model: 'text-orientation', image: { data: TEXT_LINE_PNG } } },
+    detection: { summary: 'The text lines on a page, as boxes (text-detection)', value: { model: 'text-detection', image: { data: TEXT_LINE_PNG } } },
+    document: { summary: 'A page read line by line: detection, orientation, recognition (the document-ocr pipeline)', value: { model: 'document-ocr', image: { data: TEXT_LINE_PNG } } },
   },
   bulk: {
     jobs: {

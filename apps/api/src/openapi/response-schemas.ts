@@ -50,7 +50,17 @@ export const jobSchema = z.object({
   created_at: timestamp,
   started_at: timestamp.nullable(),
   finished_at: timestamp.nullable(),
-  timings: z.object({ queue_ms: z.number(), inference_ms: z.number(), total_ms: z.number() }).nullable(),
+  timings: z
+    .object({
+      queue_ms: z.number(),
+      inference_ms: z.number(),
+      total_ms: z.number(),
+      stages: z
+        .array(z.object({ stage: z.string(), model: z.string(), version: z.string(), ms: z.number(), requests: z.number().int() }))
+        .optional()
+        .meta({ description: "A pipeline's stages, in order: the model each ran on, its requests, and how long it took (first queued to last answered)." }),
+    })
+    .nullable(),
   batch_size: z.number().int().nullable().meta({ description: 'Rows in the session.run the job was part of.' }),
   routed_by: z.enum(ROUTED_BY).optional().meta({ description: 'Why model_version answered: pinned, weight, sticky or fallback.' }),
   fallback_from: z.object({ version: z.string(), reason: z.string() }).optional().meta({ description: 'The routed version that failed before the fallback answered, and why.' }),

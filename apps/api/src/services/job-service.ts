@@ -118,8 +118,9 @@ export class JobService {
     const routed = this.deps.routing.decide(request.model, request.version, request.routing_key);
     const version = routed.entry;
     const manifest = version.manifest as ModelManifest;
+    if (version.pipeline && !request.image) throw new InferqError('IMAGE_REQUIRED', `${request.model} is a pipeline: send a page image (an image upload, or image: {data: <base64>})`);
     const validated = request.image
-      ? { inputs: [], response: 'prediction' as const, image: await this.checkImage(manifest, request.image.data) }
+      ? { inputs: [], response: 'prediction' as const, image: await this.checkImage(manifest, request.image.data, version.pipeline !== undefined) }
       : validateModelInput(manifest, request, config.maxRowsPerJob);
     if (request.webhook) assertWebhookUrl(request.webhook.url, this.deps.webhooks.policy);
     const inputs = validated.inputs.map(packTensor);
@@ -325,8 +326,8 @@ export class JobService {
   }
 
   /** Checks format and size from the header only; the worker decodes. Returns canonical base64. */
-  private async checkImage(manifest: ModelManifest, data: string): Promise<string> {
-    if (!manifest.preprocess) throw new InferqError('IMAGE_NOT_SUPPORTED', 'this model takes tensors (inputs: [...]), not images');
+  private async checkImage(manifest: ModelManifest, data: string, pipeline = false): Promise<string> {
+    if (!manifest.preprocess && !pipeline) throw new InferqError('IMAGE_NOT_SUPPORTED', 'this model takes tensors (inputs: [...]), not images');
     const base64 = data.replace(/^data:[^,]*;base64,/, '');
     if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(base64)) throw new InferqError('IMAGE_INVALID', 'image.data is not base64');
     const bytes = Buffer.from(base64, 'base64');
