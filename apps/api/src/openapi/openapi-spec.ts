@@ -185,7 +185,7 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
           description:
             'Queued as an inferq job (so it is batched with everything else) and held until it ends, for at most INFERQ_REQUEST_TIMEOUT_MS. `id` comes back; `outputs` names the outputs to return (all when absent). Request parameters read: `priority` (1-9), `routing_key`; others are ignored. Binary tensor data is not supported: `binary_data: true`, `binary_data_output: true` or a binary body is refused with 400.',
           parameters: v2Model(versioned),
-          requestBody: { required: true, content: json(ref('schemas', 'V2InferenceRequest')) },
+          requestBody: { required: true, content: json(ref('schemas', 'V2InferenceRequest'), REQUEST_EXAMPLES.v2Infer) },
           responses: { '200': ok('The inference response.', json(ref('schemas', 'V2InferenceResponse'))), ...v2Errors(400, 404, 409, 413) },
         },
       },
@@ -395,7 +395,7 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         summary: 'Give logged predictions their true labels',
         description:
           'One label as `application/json` (errors answer with their status), or many as `application/x-ndjson` (200, each row stored, unchanged, or rejected alone with its code). A label is kept once: the same one again is a no-op, another is 409 LABEL_CONFLICT.',
-        requestBody: { required: true, content: { ...json(ref('schemas', 'LabelRow')), 'application/x-ndjson': { schema: { type: 'string' } } } },
+        requestBody: { required: true, content: { ...json(ref('schemas', 'LabelRow'), REQUEST_EXAMPLES.label), 'application/x-ndjson': { schema: { type: 'string' }, examples: REQUEST_EXAMPLES.labelNdjson } } },
         responses: {
           '200': ok('The label (JSON), or every row\'s outcome (NDJSON).', json({ oneOf: [ref('schemas', 'LabelResult'), ref('schemas', 'LabelResults')] })),
           ...v1Errors(400, 404, 409, 413, 415, 422),

@@ -6,6 +6,9 @@
  */
 
 /** A card transaction the demo fraud-risk model scores as legit (the tests' SAFE_TRANSACTION too). */
+/** Stands for a job id of the reader's in the examples that name one (labels). */
+export const EXAMPLE_JOB_ID = 'fraud-risk.01M8V104Q8NXTDQZNX5MEJ9J00YXAM7G';
+
 export const TRANSACTION = {
   amount: 25,
   hour_of_day: 14,
@@ -67,6 +70,18 @@ export const REQUEST_EXAMPLES = {
   },
   schedule: {
     nightly: { summary: 'Score a folder every night at 02:00, Paris time', value: { cron: '0 2 * * *', tz: 'Europe/Paris', model: 'fraud-risk', input: '/data/incoming', output: '/data/scores' } },
+  },
+  label: {
+    one: { summary: 'The true label of one logged prediction (put a job id of yours)', value: { job_id: EXAMPLE_JOB_ID, label: 'fraud' } },
+  },
+  labelNdjson: {
+    rows: { summary: 'One label per line (put job ids of yours)', value: `${JSON.stringify({ job_id: EXAMPLE_JOB_ID, label: 'fraud' })}\n` },
+  },
+  v2Infer: {
+    fraud_risk: {
+      summary: 'One fraud-risk row as a V2 tensor, asking for the probability output (model fraud-risk, version 2)',
+      value: { id: '42', inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 8], data: Object.values(TRANSACTION) }], outputs: [{ name: 'probability' }] },
+    },
   },
   routing: {
     all_on_two: { summary: 'All traffic to version 2, version 1 answers if it fails (fraud-risk)', value: { weights: { '2': 100 }, fallback: '1' } },
