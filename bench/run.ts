@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { REPO_ROOT, stopAll } from '../test/support/services.ts';
 import { setQuietBudget } from './lib/cpu-share.ts';
-import { BenchStack, type LagWindow } from './lib/stack.ts';
+import { BenchStack } from './lib/stack.ts';
 import { goalLines, machineInfo, textTable, writeResults, type ScenarioResult } from './lib/report.ts';
 import { SETTINGS } from './lib/settings.ts';
 import { round } from './lib/stats.ts';
@@ -20,7 +20,7 @@ import { latencyUnderLoad } from './scenarios/latency-under-load.ts';
 import { overload } from './scenarios/overload.ts';
 import { queueOverhead } from './scenarios/queue-overhead.ts';
 import { redisMemory } from './scenarios/redis-memory.ts';
-import { workerLoopLag } from './scenarios/worker-loop-lag.ts';
+import { workerLoopLag, type LagRecord } from './scenarios/worker-loop-lag.ts';
 
 const GROUPS = ['throughput', 'batch-scoring', 'redis-memory', 'batching', 'overhead'] as const;
 type Group = (typeof GROUPS)[number];
@@ -55,10 +55,16 @@ const SUMMARY_KEYS = [
   'raw_ort_items_per_s',
   'worker_items_per_s',
   'raw_ort_ratio',
+  'worker_items_per_s_old_thread_defaults',
+  'worker_inference_busy',
+  'ocr_in_process_lines_per_s',
+  'ocr_worker_lines_per_s',
+  'ocr_ratio',
   'p99_submit_to_result_ms_at_50pct',
   'api_rss_mb',
   'redis_bytes_per_queued_job',
   'worker_loop_lag_p99_ms',
+  'worker_loop_lag_p99_ms_old_thread_defaults',
   'batch_rows_per_s',
 ];
 
@@ -89,7 +95,7 @@ async function attempt(title: string, work: () => Promise<void>): Promise<void> 
 }
 
 const machine = machineInfo(await stack.redisVersion());
-const lagWindows: { label: string; lag: LagWindow }[] = [];
+const lagWindows: LagRecord[] = [];
 try {
   if (only.includes('throughput')) {
     await attempt('scenarios 1, 4, 6 (throughput, latency, overload)', async () => {
@@ -112,10 +118,10 @@ try {
     });
   }
   if (only.includes('overhead')) {
-    await attempt('scenario 3 (queue overhead vs raw onnxruntime)', async () => {
-      const { result, drain } = await queueOverhead(stack, settings);
+    await attempt('scenario 3 (heavy models vs raw onnxruntime: wide-mlp, textline-ocr)', async () => {
+      const { result, lagWindows: windows } = await queueOverhead(stack, settings);
       scenarios.push(result);
-      lagWindows.push({ label: 'full-batch jobs (scenario 3)', lag: drain.lag });
+      lagWindows.push(...windows);
     });
   }
   if (lagWindows.length > 0) scenarios.push(workerLoopLag(lagWindows));

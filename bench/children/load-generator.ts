@@ -1,11 +1,12 @@
 /**
  * The load generator, run as its own process (`node --import tsx`) so that its CPU and event
- * loop are not the measured processes'. Reads one LoadPlan (JSON, argv[2]) and prints one
+ * loop are not the measured processes'. Reads one LoadPlan (JSON, argv[2], or @<file>) and prints one
  * LoadResult as its last stdout line.
  *
  * node:http with a keep-alive agent rather than fetch: it costs less CPU per request, and on a
  * 2-core machine every cycle the client spends is taken from the API, worker and Redis.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { summarize, type Summary } from '../lib/stats.ts';
@@ -14,6 +15,8 @@ export interface LoadPlan {
   baseUrl: string;
   path: string;
   body: unknown;
+  /** Bodies sent in turn instead of `body` (e.g. image lines of different widths). */
+  bodies?: unknown[];
   /** closed: `concurrency` clients back to back; open: arrivals at `ratePerS` whatever the answers. */
   mode: 'closed' | 'open';
   concurrency?: number;
@@ -63,15 +66,21 @@ interface Reply {
   retryAfterSeconds: number;
 }
 
-const plan = JSON.parse(process.argv[2] ?? '{}') as LoadPlan;
+const planArg = process.argv[2] ?? '{}';
+// "@<file>": a plan too large for argv (bench/lib/load.ts).
+const plan = JSON.parse(planArg.startsWith('@') ? readFileSync(planArg.slice(1), 'utf8') : planArg) as LoadPlan;
 const target = new URL(plan.baseUrl);
 const sockets = plan.mode === 'closed' ? (plan.concurrency ?? 1) : (plan.maxInFlight ?? 1000);
 // Idle sockets are dropped before the server's 5 s keep-alive timeout would close them under a
 // request just sent on them (which the client would see as ECONNRESET, not the service's fault).
 const agent = new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets, timeout: 4_000 });
-const body = JSON.stringify(plan.body);
-const postHeaders: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-if (plan.awaitResult && plan.preferWaitSeconds) postHeaders.prefer = `wait=${plan.preferWaitSeconds}`;
+const posts = (plan.bodies ?? [plan.body]).map((b) => {
+  const text = JSON.stringify(b);
+  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) };
+  if (plan.awaitResult && plan.preferWaitSeconds) headers.prefer = `wait=${plan.preferWaitSeconds}`;
+  return { text, headers };
+});
+let nextPost = 0;
 
 const statuses: Record<string, number> = {};
 const latencies: number[] = [];
@@ -85,9 +94,9 @@ let stopped = false;
 const clientLag = monitorEventLoopDelay({ resolution: 1 });
 clientLag.enable();
 
-function send(method: string, path: string, payload?: string): Promise<Reply> {
+function send(method: string, path: string, post?: { text: string; headers: Record<string, string | number> }): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ agent, hostname: target.hostname, port: target.port, method, path, headers: payload ? postHeaders : {}, timeout: 120_000 }, (res) => {
+    const req = http.request({ agent, hostname: target.hostname, port: target.port, method, path, headers: post ? post.headers : {}, timeout: 120_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), retryAfterSeconds: Number(res.headers['retry-after'] ?? 0) || 0 }));
@@ -95,7 +104,7 @@ function send(method: string, path: string, payload?: string): Promise<Reply> {
     });
     req.on('timeout', () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
-    req.end(payload);
+    req.end(post?.text);
   });
 }
 
@@ -135,7 +144,7 @@ function finished(label: string, reply: Reply, view: JobView): boolean {
 
 /** One job: submit, then (optionally) long-poll until it ends. Resolves true when it succeeded. */
 async function runJob(): Promise<boolean> {
-  const submitted = await send('POST', plan.path, body);
+  const submitted = await send('POST', plan.path, posts[nextPost++ % posts.length]);
   // Prefer: wait=N answered with the finished job: no GET needed.
   if (submitted.status === 200 && plan.preferWaitSeconds) return finished('POST', submitted, parseView(submitted.text));
   if (submitted.status !== 202) {

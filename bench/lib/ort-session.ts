@@ -1,4 +1,5 @@
 import * as ort from 'onnxruntime-node';
+import { sessionThreadOptions } from '../../packages/inference/src/thread-policy.ts';
 
 /**
  * The baselines' onnxruntime session, created with the options inferq's inference threads use
@@ -8,11 +9,9 @@ import * as ort from 'onnxruntime-node';
 export function createBenchSession(modelPath: string, intraOpThreads: number): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(modelPath, {
     executionProviders: ['cpu'],
-    intraOpNumThreads: intraOpThreads,
-    interOpNumThreads: 1,
+    ...sessionThreadOptions({ intraOpThreads }),
     graphOptimizationLevel: 'all',
     logSeverityLevel: 4,
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
 }
 

@@ -18,6 +18,8 @@ export interface Settings {
   /** 64-row jobs drained for scenario 3. */
   overheadJobs: number;
   rawOrtMs: number;
+  /** Copies of each of the 7 OCR lines drained for scenario 3's OCR half. */
+  ocrCopies: number;
   /** Most the whole run may wait for other people's load to pass before measuring. */
   quietBudgetMs: number;
 }
@@ -39,6 +41,7 @@ export const SETTINGS: Record<Settings['mode'], Settings> = {
     batchingJobs: 10_000,
     overheadJobs: 500,
     rawOrtMs: 3_000,
+    ocrCopies: 10,
     quietBudgetMs: 20_000,
   },
   full: {
@@ -55,6 +58,7 @@ export const SETTINGS: Record<Settings['mode'], Settings> = {
     batchingJobs: 60_000,
     overheadJobs: 3_000,
     rawOrtMs: 15_000,
+    ocrCopies: 40,
     quietBudgetMs: 300_000,
   },
 };

@@ -6,6 +6,12 @@ import { freePort, startLocalRedis, type LocalRedis } from '../../scripts/lib/lo
 import { REPO_ROOT, startService, type ServiceProcess } from '../../test/support/services.ts';
 import { sleep } from './stats.ts';
 
+/**
+ * The thread policy before issue 12: intra-op threads on every core but one, inference threads at
+ * the event loop's priority. Scenario 3 runs a worker with it beside one with today's defaults.
+ */
+export const OLD_THREAD_DEFAULTS: Record<string, string> = { INFERQ_INTRA_OP_THREADS: String(Math.max(1, os.availableParallelism() - 1)), INFERQ_INFERENCE_NICE: '0' };
+
 /** The queue prefix the services use by default (INFERQ_QUEUE_PREFIX). */
 export const PREFIX = 'inferq';
 const LAG_PROBE = path.join(REPO_ROOT, 'bench/children/loop-lag-probe.mjs');
@@ -26,8 +32,8 @@ export interface LagWindow {
 
 /**
  * The processes under test: a private redis-server, one API, workers per model. Every setting
- * is the product default except those that make runs comparable: one inference thread with all
- * cores as intra-op threads, which is what the baselines get as well.
+ * is the product default (one inference thread with every core as intra-op threads, which is
+ * what the baselines get as well); a worker can be started with others (OLD_THREAD_DEFAULTS).
  */
 export class BenchStack {
   api: ServiceProcess | undefined;
@@ -57,17 +63,16 @@ export class BenchStack {
     return {
       REDIS_URL: this.redis.url,
       INFERQ_INFERENCE_THREADS: '1',
-      INFERQ_INTRA_OP_THREADS: String(this.intraOpThreads),
       NODE_OPTIONS: [process.env.NODE_OPTIONS ?? '', ...preloads.map((file) => `--import="${file}"`)].join(' ').trim(),
       ...profiled,
     };
   }
 
   /** The API, with the lag probe loaded (its cost, a 1 ms timer, is negligible). */
-  async startApi(): Promise<ServiceProcess> {
+  async startApi(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
     const port = await freePort();
     // Scenario 6 queues 100k jobs with no worker: the default depth limit (100k) would refuse the last.
-    this.api = await startService('api', { env: { ...this.env('api', [LAG_PROBE]), PORT: String(port), INFERQ_MAX_QUEUE_DEPTH: '1000000' } });
+    this.api = await startService('api', { env: { ...this.env('api', [LAG_PROBE]), PORT: String(port), INFERQ_MAX_QUEUE_DEPTH: '1000000', ...extraEnv } });
     this.apiUrl = `http://127.0.0.1:${port}`;
     return this.api;
   }
@@ -75,14 +80,16 @@ export class BenchStack {
   /**
    * A worker serving one model; `probe` loads the event-loop lag probe into its main thread.
    * `name` tells apart several workers of one model (default: the model); `intraOpThreads`
-   * overrides the stack's (all cores), e.g. to share the cores between several workers.
+   * overrides the stack's (all cores), e.g. to share the cores between several workers; `env`
+   * adds or overrides environment variables (e.g. OLD_THREAD_DEFAULTS).
    */
-  async startWorker(model: string, options: { probe?: boolean; name?: string; intraOpThreads?: number } = {}): Promise<ServiceProcess> {
+  async startWorker(model: string, options: { probe?: boolean; name?: string; intraOpThreads?: number; env?: Record<string, string> } = {}): Promise<ServiceProcess> {
     const name = options.name ?? model;
     const env = {
       ...this.env(`worker-${name}`, options.probe ? [LAG_PROBE] : []),
       INFERQ_MODELS: model,
       ...(options.intraOpThreads ? { INFERQ_INTRA_OP_THREADS: String(options.intraOpThreads) } : {}),
+      ...options.env,
     };
     const worker = await startService('worker', { env });
     this.workers.set(name, worker);

@@ -46,11 +46,24 @@ async function readResults(redis: Redis, ids: string[]): Promise<ResultRecord[]>
  * worker (with the lag probe) and lets it drain them: the drain has the machine to itself,
  * as the baselines do.
  */
-export async function drainThroughWorker(stack: BenchStack, options: { model: string; body: unknown; rows: number; jobs: number }): Promise<DrainResult> {
+export interface DrainOptions {
+  model: string;
+  body: unknown;
+  /** Sent in turn instead of `body`. */
+  bodies?: unknown[];
+  /** Rows per job (all jobs alike). */
+  rows: number;
+  jobs: number;
+  /** Worker settings other than the defaults. */
+  workerEnv?: Record<string, string>;
+}
+
+export async function drainThroughWorker(stack: BenchStack, options: DrainOptions): Promise<DrainResult> {
   const submitted = await runLoad({
     baseUrl: stack.apiUrl,
     path: '/v1/jobs',
     body: options.body,
+    ...(options.bodies ? { bodies: options.bodies } : {}),
     mode: 'closed',
     concurrency: 16,
     durationMs: 0,
@@ -63,7 +76,7 @@ export async function drainThroughWorker(stack: BenchStack, options: { model: st
 
   await waitForQuiet();
   const cpu = startCpuShare();
-  const worker = await stack.startWorker(options.model, { probe: true });
+  const worker = await stack.startWorker(options.model, { probe: true, ...(options.workerEnv ? { env: options.workerEnv } : {}) });
   // "worker started" is logged as it starts taking jobs: the lag window starts there.
   await stack.lagWindow(worker);
   if (!(await stack.waitForDrain(options.model, 600_000))) throw new Error(`${options.model} jobs were not drained in 10 minutes`);

@@ -69,7 +69,7 @@ describe('HTTP edges through app.request()', () => {
   });
 
   test('unknown routes are 404 NOT_FOUND in the error format; a bad wait is 400', async () => {
-    const res = await service.app.request('/v2/anything');
+    const res = await service.app.request('/v9/anything');
     assert.equal(res.status, 404);
     assert.deepEqual(Object.keys((await json(res)).error).sort(), ['code', 'message']);
     const wait = await service.app.request('/v1/jobs/fraud-risk.01M87MDTB3PNGHXNGA8VGPR9WM?wait=soon');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { EXAMPLE_JOB_ID, TRANSACTION } from '../../apps/api/src/openapi/request-examples.ts';
 import { REPO_ROOT, startStack, type Stack } from '../support/services.ts';
 
 interface MediaType {
@@ -10,7 +11,7 @@ interface MediaType {
 type Operation = { requestBody?: { content: Record<string, MediaType> } };
 
 /** Path parameters the examples are sent with: a demo model, a schedule of our own. */
-const PATH_PARAMETERS: Record<string, string> = { name: 'fraud-risk' };
+const PATH_PARAMETERS: Record<string, string> = { name: 'fraud-risk', version: '2' };
 const SCHEDULE_NAME = 'openapi-example';
 /** Raw uploads carry the model in the query string, as the examples' summaries say. */
 const QUERY_FOR_RAW_BODIES = '?model=fraud-risk';
@@ -49,8 +50,11 @@ describe('the OpenAPI request examples work as sent', () => {
   });
 
   test('each example is accepted (2xx), and each job example finishes with a result', async () => {
+    // Label examples name a job of the reader's: here, a job just run.
+    const scored = (await (await fetch(`${stack.baseUrl}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json', prefer: 'wait=30' }, body: JSON.stringify({ model: 'fraud-risk', features: TRANSACTION }) })).json()) as { job_id: string };
     for (const { url, method, type, examples } of examplesOf()) {
-      for (const [name, example] of examples) {
+      for (const [name, original] of examples) {
+        const example = { value: JSON.parse(JSON.stringify(original.value).replaceAll(EXAMPLE_JOB_ID, scored.job_id)) as unknown };
         const target = url.replace('/v1/schedules/{name}', `/v1/schedules/${SCHEDULE_NAME}`).replace(/\{(\w+)\}/g, (_, param: string) => PATH_PARAMETERS[param] as string);
         const raw = typeof example.value === 'string';
         const res = await fetch(`${stack.baseUrl}${target}${raw ? QUERY_FOR_RAW_BODIES : ''}`, {

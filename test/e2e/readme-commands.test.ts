@@ -23,7 +23,9 @@ const NOT_RUN: { first: RegExp; why: string }[] = [
   { first: /^npm run build\s/, why: 'development commands: the build and the suite this test is part of' },
   { first: /^npm run bench\s/, why: 'benches: minutes of load on the machine' },
   { first: /^kubectl /, why: 'needs a Kubernetes cluster; test/deploy/kubernetes.test.ts renders and validates the manifests offline' },
+  { first: /^curl -N localhost:3000\/v1\/jobs\/<job_id>\/events/, why: 'a stream of a job of the reader\'s (the id is a placeholder); test/e2e/events.test.ts streams jobs and batches from submit to result' },
   { first: /^npm exec --prefix /, why: 'the CLI from another directory, against a checkout at /srv/inferq; test/e2e/cli.test.ts runs the CLI' },
+  { first: /^curl -s 'localhost:3000\/v1\/jobs\?model=document-ocr'/, why: 'needs a page image (page.png); test/e2e/document-ocr.test.ts uploads rendered pages the same way and checks the result and its stage timings' },
 ];
 
 /** What the output of each block that runs must show; `errors` lists the error codes it may answer. */
@@ -36,6 +38,10 @@ const RUNS: { first: RegExp; expect: RegExp[]; errors?: string[]; files?: Record
   { first: /^batch_id=\$\(curl/, expect: [/"status":"succeeded",.*"total":20,"succeeded":20,"failed":0/], files: { 'scores.ndjson': /^(\{"row":\d+,"id":"txn-\d{4}","result":\{"probability":[\d.e-]+,"label":"(legit|fraud)"\}\}\n){20}$/ } },
   { first: /^curl -s -X PUT localhost:3000\/v1\/schedules/, expect: [/"name":"nightly-scores"/, /"next_run_at":"\d{4}-/] },
   { first: /^curl -s localhost:3000\/v1\/jobs -H 'content-type: application\/json' -d '\{\n {2}"model": "fraud-risk",\n {2}"features"/, expect: [/"status":"queued"/] },
+  {
+    first: /^curl -s localhost:3000\/v2\/models\/fraud-risk\/infer/,
+    expect: [/"model_name":"fraud-risk".*"id":"42"/, /"outputs":\[\{"name":"probability","datatype":"FP32","shape":\[1,1\]/, /"platform":"onnx_onnxv1"/, /\{"name":"fraud-risk","ready":true\}/, /\}\{"ready":true\}$/],
+  },
 ];
 
 const matches = (block: string, first: RegExp) => first.test(block);

@@ -10,14 +10,18 @@ describe('config: option, then environment variable, then default', () => {
     assert.equal(config.redisUrl, 'redis://127.0.0.1:6379');
     assert.equal(config.modelDir, BUNDLED_MODEL_DIR);
     assert.deepEqual(config.executionProviders, ['cpu']);
-    assert.equal(config.resolvedIntraOpThreads, Math.max(1, os.availableParallelism() - 1), 'one core left for the event loop');
+    assert.equal(config.resolvedIntraOpThreads, os.availableParallelism(), 'every core for the model');
+    assert.equal(config.inferenceNice, 10, 'inference yields to the event loop');
+    assert.equal(config.intraOpSpinning, false);
   });
 
   test('an environment variable beats the default; an explicit option beats both', () => {
     assert.equal(loadConfig({}, { PORT: '8080' }).port, 8080);
     assert.equal(loadConfig({ port: 9090 }, { PORT: '8080' }).port, 9090);
     assert.deepEqual(loadConfig({}, { INFERQ_EXECUTION_PROVIDERS: 'cuda, cpu' }).executionProviders, ['cuda', 'cpu']);
-    assert.equal(loadConfig({}, { INFERQ_INFERENCE_THREADS: '2', INFERQ_INTRA_OP_THREADS: '0' }).resolvedIntraOpThreads, Math.max(1, Math.floor((os.availableParallelism() - 1) / 2)));
+    assert.equal(loadConfig({}, { INFERQ_INFERENCE_THREADS: '2', INFERQ_INTRA_OP_THREADS: '0' }).resolvedIntraOpThreads, Math.max(1, Math.floor(os.availableParallelism() / 2)));
+    assert.equal(loadConfig({}, { INFERQ_INTRA_OP_SPINNING: 'true' }).intraOpSpinning, true);
+    assert.equal(loadConfig({}, { INFERQ_INFERENCE_NICE: '0' }).inferenceNice, 0);
   });
 
   test('every invalid value is reported at once, by variable name', () => {

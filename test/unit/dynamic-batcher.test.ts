@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { DynamicBatcher } from '../../packages/inference/src/dynamic-batcher.ts';
 import { widthBucket } from '../../packages/inference/src/image-preprocess.ts';
 import { InferencePool, RunFailedError } from '../../packages/inference/src/inference-pool.ts';
-import type { RawTensor, TypedArray } from '../../packages/inference/src/tensor-codec.ts';
+import { deferTensor, packTensor, type BatchPart, type RawTensor, type TypedArray } from '../../packages/inference/src/tensor-codec.ts';
 import { REPO_ROOT } from '../support/services.ts';
 
 const LOOKUP = path.join(REPO_ROOT, 'test/fixtures/models/lookup/1/model.onnx');
@@ -75,5 +75,16 @@ describe('DynamicBatcher on a real onnxruntime session', () => {
         assert.equal(Number(o.outputs?.vectors?.data[0]), (values[i] as number) * 10);
       }
     });
+  });
+  test('packed inputs are batched with decoded ones; one whose bytes do not decode fails alone', async () => {
+    const packed = (...v: number[]): Record<string, BatchPart> => ({ ids: deferTensor(packTensor({ name: 'ids', datatype: 'INT64', shape: [v.length, 1], data: v })) });
+    // 12 base64 characters are 8 bytes (one INT64 row) by their length, but '*' is not base64.
+    const garbled: Record<string, BatchPart> = { ids: deferTensor({ name: 'ids', datatype: 'INT64', shape: [1, 1], bytes: 'AAA*AAAAAAA=' }) };
+    const outcomes = await Promise.all([batcher.submit(packed(1, 2), 2), batcher.submit(ids(3), 1), batcher.submit(garbled, 1), batcher.submit(packed(4), 1)]);
+    assert.deepEqual(values(outcomes[0]?.outputs?.vectors?.data), [10, 11, 12, 13, 20, 21, 22, 23]);
+    assert.equal(Number(outcomes[1]?.outputs?.vectors?.data[0]), 30);
+    assert.ok(outcomes[2]?.error instanceof RunFailedError);
+    assert.match(outcomes[2].error.message, /not valid base64/);
+    assert.equal(Number(outcomes[3]?.outputs?.vectors?.data[0]), 40);
   });
 });

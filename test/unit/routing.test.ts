@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { summarize, type VersionHealth } from '../../packages/core/src/health-window.ts';
-import { judge, rolledBack, stableAndCanaries } from '../../apps/api/src/routing/guardrails.ts';
+import { judge, judgeLabelled, rolledBack, stableAndCanaries } from '../../apps/api/src/routing/guardrails.ts';
 import { route, stickyPoint, versionAt } from '../../apps/api/src/routing/router.ts';
 import { routingPolicySchema, type Guardrails } from '../../packages/routing/src/routing-policy.ts';
 import { sameAnswer } from '../../apps/worker/src/shadow-log.ts';
 
-const GUARDRAILS: Guardrails = { enabled: true, min_samples: 50, max_p95_inference_delta_ms: 20, max_error_rate_ratio: 2, min_error_rate: 0.01 };
+const GUARDRAILS: Guardrails = { enabled: true, min_samples: 50, max_p95_inference_delta_ms: 20, max_error_rate_ratio: 2, min_error_rate: 0.01, min_labelled: 100, max_accuracy_drop: null };
 
 function health(requests: number, errors: number, p95: number): VersionHealth {
   return { requests, errors, error_rate: errors / requests, queue_ms: { p50: 1, p95: 2 }, inference_ms: { p50: p95 / 2, p95 } };
@@ -75,6 +75,19 @@ describe('guardrails', () => {
     assert.deepEqual(judge(policy, new Map([['1', health(1000, 100, 1)], ['2', health(100, 19, 1)]]), GUARDRAILS), []);
     assert.deepEqual(judge(policy, new Map([['1', health(1000, 0, 1)], ['2', health(100, 1, 1)]]), GUARDRAILS), [], 'one error is under the floor');
     assert.deepEqual(judge(policy, new Map([['1', health(1000, 0, 1)], ['2', health(100, 50, 1)]]), { ...GUARDRAILS, enabled: false }), []);
+  });
+
+  test('a canary whose labelled accuracy drops past the margin is rolled back, with both versions\' figures', () => {
+    const figures = (labelled: number, accuracy: number) => ({ labelled, accuracy, precision: null, recall: null, log_loss: null });
+    const withDrop = { ...GUARDRAILS, max_accuracy_drop: 0.05 };
+    assert.deepEqual(judgeLabelled(policy, new Map([['1', figures(500, 0.9)], ['2', figures(500, 0.6)]]), GUARDRAILS), [], 'off unless max_accuracy_drop is set');
+    assert.deepEqual(judgeLabelled(policy, new Map([['1', figures(500, 0.9)], ['2', figures(99, 0.6)]]), withDrop), [], 'too few labelled');
+    assert.deepEqual(judgeLabelled(policy, new Map([['1', figures(500, 0.9)], ['2', figures(500, 0.86)]]), withDrop), [], 'within the margin');
+    const [rollback] = judgeLabelled(policy, new Map([['1', figures(500, 0.9)], ['2', figures(100, 0.8)]]), withDrop);
+    assert.equal(rollback?.reason, 'labelled_accuracy');
+    assert.equal(rollback?.canary, '2');
+    assert.deepEqual(rollback?.numbers.canary, figures(100, 0.8));
+    assert.deepEqual(rollback?.numbers.stable, figures(500, 0.9));
   });
 
   test('health summaries: counts, error rate, nearest-rank percentiles kept apart', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { concatRows, fromWire, packTensor, splitRows, toWire, unpackTensor, type TypedArray } from '../../packages/inference/src/tensor-codec.ts';
+import { concatRows, deferTensor, fromWire, materialize, packTensor, splitRows, TensorDecodeError, toWire, unpackTensor, type TypedArray } from '../../packages/inference/src/tensor-codec.ts';
 
 const values = (data: TypedArray | undefined): number[] => Array.from(data ?? [], Number);
 
@@ -59,6 +59,46 @@ describe('tensor codec', () => {
     const joined = concatRows([a, b], -1);
     assert.deepEqual(joined.dims, [2, 2, 1, 3]);
     assert.deepEqual(values(joined.data), [1, 2, -1, 3, 4, -1, 5, 6, 7, 8, 9, 10]);
+  });
+
+  test('packed parts are decoded straight into the batch, beside decoded ones, in row order', () => {
+    const first = deferTensor(packTensor({ name: 'ids', datatype: 'INT64', shape: [2, 2], data: [1, -2, 9007199254740991, 3] }));
+    const second = fromWire({ name: 'ids', datatype: 'INT64', shape: [1, 2], data: [4, 5] });
+    const third = deferTensor(JSON.parse(JSON.stringify(packTensor({ name: 'ids', datatype: 'INT64', shape: [1, 2], data: [6, -7] }))));
+    assert.ok('base64' in first, 'a packed tensor stays packed until the batch is built');
+    const joined = concatRows([first, second, third]);
+    assert.ok(joined.data instanceof BigInt64Array);
+    assert.deepEqual(joined.dims, [4, 2]);
+    assert.deepEqual(values(joined.data), [1, -2, 9007199254740991, 3, 4, 5, 6, -7]);
+    assert.equal(joined.data.byteOffset, 0, 'the batch owns its whole buffer, so it can be transferred');
+    assert.equal(joined.data.buffer.byteLength, joined.data.byteLength);
+  });
+
+  test('a lone packed part gets a buffer of its own; padded batches take packed parts too', () => {
+    const lone = concatRows([deferTensor(packTensor({ name: 'x', datatype: 'FP32', shape: [1, 2], data: [0.5, -1] }))]);
+    assert.deepEqual(values(lone.data), [0.5, -1]);
+    assert.equal(lone.data.buffer.byteLength, 8);
+    const narrow = deferTensor(packTensor({ name: 'x', datatype: 'FP32', shape: [1, 1, 1, 2], data: [1, 2] }));
+    const wide = fromWire({ name: 'x', datatype: 'FP32', shape: [1, 1, 1, 3], data: [3, 4, 5] });
+    assert.deepEqual(values(concatRows([narrow, wide], 9).data), [1, 2, 9, 3, 4, 5]);
+  });
+
+  test('a packed tensor is checked against its shape before it is decoded; bytes that are not base64 fail at decoding', () => {
+    assert.throws(() => deferTensor({ name: 'x', datatype: 'FP32', shape: [1, 2], bytes: Buffer.alloc(12).toString('base64') }), /12 bytes for shape \[1,2\] of FP32 \(8 expected\)/);
+    // 12 characters announce 9 bytes (shape [1, 9] of UINT8) but '*' is not base64.
+    const bad = deferTensor({ name: 'p', datatype: 'UINT8', shape: [1, 9], bytes: 'AAAA*AAAAAAA' });
+    assert.throws(() => materialize(bad), TensorDecodeError);
+    const good = deferTensor(packTensor({ name: 'p', datatype: 'UINT8', shape: [1, 9], data: [1, 2, 3, 4, 5, 6, 7, 8, 9] }));
+    assert.throws(() => concatRows([good, bad]), TensorDecodeError);
+  });
+
+  test('splitRows hands back views of the output, not copies', () => {
+    const output = fromWire({ name: 'y', datatype: 'FP32', shape: [3, 2], data: [1, 2, 3, 4, 5, 6] });
+    const [a, b] = splitRows(output, [2, 1]);
+    assert.equal(a?.data.buffer, output.data.buffer);
+    assert.equal(b?.data.buffer, output.data.buffer);
+    assert.deepEqual(values(b?.data), [5, 6]);
+    assert.deepEqual(b?.dims, [1, 2]);
   });
 
   test('fromWire refuses data that does not fill the shape', () => {

@@ -10,22 +10,27 @@ import { checkRedisRequirements, createBlockingConnection, createProducerConnect
 import { loadModelRepository } from '@inferq/inference/model-repository';
 import { IdempotencyKeys } from '@inferq/jobs/idempotency-keys';
 import { JobStore } from '@inferq/jobs/job-store';
+import { predictionLogLimits } from '@inferq/core/prediction-log-script';
 import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
 import { createWebhookProducer } from '@inferq/webhooks/webhook-service';
 import { createApp } from './app.ts';
 import { apiMetrics, createObservability } from './observability.ts';
 import { DEFAULT_TENANT, Keyring } from './auth/keyring.ts';
 import { CompletionListener } from './services/completion-listener.ts';
+import { EventHub } from './services/event-hub.ts';
 import { BatchService } from './services/batch-service.ts';
 import { Admission } from './services/admission.ts';
 import { JobService } from './services/job-service.ts';
+import { PredictionService } from './services/prediction-service.ts';
+import { PredictionFileSink } from './services/prediction-file-sink.ts';
+import { PredictionStore } from '@inferq/jobs/prediction-store';
 import { ModelCatalog } from './services/model-catalog.ts';
 import { StorageMonitor } from './services/storage-monitor.ts';
 import { RoutingService } from './routing/routing-service.ts';
 
 export interface ApiService {
   app: ReturnType<typeof createApp>;
-  /** Answers every held long-poll now, so a stopping server is not kept open for their full wait. */
+  /** Answers every held long-poll and ends every event stream now, so a stopping server is not kept open by them. */
   releaseLongPolls(): void;
   close(): Promise<void>;
 }
@@ -88,16 +93,32 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   });
   await control.subscribe(modelsChanged);
   await catalog.loadUnloaded();
-  const routing = await RoutingService.start({ config, redis, subscriber: control, keys, catalog, logger: logger.child({ component: 'routing' }) });
-  const store = new JobStore(redis, keys);
-  const metrics = apiMetrics({ catalog, store, queues, cacheMs: config.metricsCacheMs });
+  const predictions = new PredictionService({
+    store: new PredictionStore(redis, keys, config.predictionLogRetentionSeconds * 1000, config.qualityWindow),
+    catalog,
+    driftPsiThreshold: config.driftPsiThreshold,
+  });
+  const routing = await RoutingService.start({
+    config,
+    redis,
+    subscriber: control,
+    keys,
+    catalog,
+    logger: logger.child({ component: 'routing' }),
+    quality: (model, versions, since) => predictions.labelledQuality(model, versions, since),
+  });
+  const logLimits = predictionLogLimits(config);
+  const store = new JobStore(redis, keys, logLimits);
+  const metrics = apiMetrics({ catalog, store, queues, cacheMs: config.metricsCacheMs, monitoring: () => predictions.snapshot() });
   const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger, config.maxHeldLongPolls);
+  // Connects on the first stream: a process nobody streams from holds no extra connection.
+  const events = new EventHub(createBlockingConnection(config.redisUrl, { lazyConnect: true }), keys, logger, config.maxHeldEventStreams);
   const webhooks = await createWebhookProducer({ config, redis, queueConnection: queueRedis, keys, logger });
   // Fair ordering between tenants: only meaningful with several tenants.
   const admission = new Admission({ store, keys, catalog, maxQueueDepth: config.maxQueueDepth, fair: !keyring.open });
   const idempotency = new IdempotencyKeys(redis, keys, config.idempotencyTtlSeconds * 1000);
   const storage = new StorageMonitor({ redis, logger, onRefused: () => metrics.storageRefused() });
-  const jobs = new JobService({ config, store, idempotency, catalog, queues, completions, webhooks, admission, metrics, routing, storage });
+  const jobs = new JobService({ config, store, idempotency, catalog, queues, completions, webhooks, admission, metrics, routing, predictionLog: logLimits !== undefined, storage });
   const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
   const batches = new BatchService({ config, store: batchStore, catalog, queues, completions, webhooks, routing });
   const scheduleQueue = new Queue<ScheduledRun>(SCHEDULES_QUEUE, { connection: queueRedis, prefix: keys.prefix });
@@ -110,6 +131,10 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
       logger.info({ schedule: name, cron: schedule.cron, tz: schedule.tz }, 'schedule applied from file');
     }
   }
+  const fileSink = config.predictionLogDir
+    ? new PredictionFileSink({ redis, keys, models: () => catalog.names(), dir: config.predictionLogDir, maxFileBytes: config.predictionLogFileMaxBytes, logger: logger.child({ component: 'prediction-files' }) })
+    : undefined;
+  fileSink?.start();
   const app = createApp({
     logger,
     keyring,
@@ -122,18 +147,25 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
     jobs,
     webhooks,
     batches,
+    predictions,
     schedules,
+    events: { hub: events, heartbeatMs: config.eventHeartbeatMs },
     limits: { maxBodyBytes: config.maxBodyBytes, maxBatchBytes: config.maxBatchBytes, maxJobsPerBulk: config.maxJobsPerBulk, requestTimeoutMs: config.requestTimeoutMs, maxInFlightRequests: config.maxInFlightRequests, maxTtlSeconds: config.maxResultTtlSeconds, maxLongPollSeconds: config.maxLongPollSeconds },
     observability: createObservability({ metrics, queues, webhookQueue: webhooks.queue, scheduleQueue, maxTtlSeconds: config.maxResultTtlSeconds, maxLongPollSeconds: config.maxLongPollSeconds }),
   });
   return {
     app,
-    releaseLongPolls: () => completions.releaseAll(),
+    releaseLongPolls: () => {
+      completions.releaseAll();
+      events.releaseAll();
+    },
     async close() {
       keyring.close();
       routing.close();
+      await fileSink?.close();
       await control.quit().catch(() => control.disconnect());
       await completions.close();
+      await events.close();
       await Promise.all([...queues.values(), scheduleQueue].map((q) => q.close()));
       await webhooks.close();
       await Promise.all([redis, queueRedis].map((c) => c.quit().catch(() => c.disconnect())));

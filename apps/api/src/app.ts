@@ -16,6 +16,8 @@ import { requestLogger } from './middleware/request-logger.ts';
 import type { Observability } from './observability.ts';
 import type { WebhookProducer } from '@inferq/webhooks/webhook-service';
 import { deliveriesRoutes } from './routes/deliveries-routes.ts';
+import { eventsRoutes } from './routes/events-routes.ts';
+import type { EventHub } from './services/event-hub.ts';
 import { healthRoutes } from './routes/health-routes.ts';
 import type { ScheduleRegistry } from '@inferq/batch/schedule';
 import { batchesRoutes } from './routes/batches-routes.ts';
@@ -23,11 +25,14 @@ import { schedulesRoutes } from './routes/schedules-routes.ts';
 import { jobsRoutes } from './routes/jobs-routes.ts';
 import { modelsRoutes } from './routes/models-routes.ts';
 import type { BatchService } from './services/batch-service.ts';
+import type { PredictionService } from './services/prediction-service.ts';
+import { predictionsRoutes } from './routes/predictions-routes.ts';
 import type { JobService } from './services/job-service.ts';
 import type { ModelCatalog } from './services/model-catalog.ts';
 import type { StorageMonitor } from './services/storage-monitor.ts';
 import type { RoutingService } from './routing/routing-service.ts';
 import { routingRoutes } from './routes/routing-routes.ts';
+import { v2Routes } from './routes/v2-routes.ts';
 import type { Keyspace } from '@inferq/core/keyspace';
 
 export interface AppDeps {
@@ -44,7 +49,10 @@ export interface AppDeps {
   jobs: JobService;
   webhooks: WebhookProducer;
   batches: BatchService;
+  predictions: PredictionService;
   schedules: ScheduleRegistry;
+  /** Server-Sent Event streams: the hub that feeds them, and the heartbeat interval (ms). */
+  events: { hub: EventHub; heartbeatMs: number };
   limits: { maxBodyBytes: number; maxBatchBytes: number; maxTtlSeconds: number; maxLongPollSeconds: number; maxJobsPerBulk: number; requestTimeoutMs: number; maxInFlightRequests: number };
   /** /metrics, /openapi.json, /docs, /admin/queues, and the HTTP request metrics. */
   observability: Observability;
@@ -65,6 +73,17 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', requestDeadline({ timeoutMs: deps.limits.requestTimeoutMs, exempt: (method, path) => method === 'POST' && path === '/v1/batches' }));
   app.use('/v1/*', authenticate({ keyring: deps.keyring }));
   if (deps.rateLimit) app.use('/v1/*', rateLimit(deps.rateLimit));
+  // KServe V2: health probes open (like /healthz), the rest like /v1; inference is held for its
+  // result, bounded by its own wait (INFERQ_REQUEST_TIMEOUT_MS), not by the deadline.
+  const v2Probe = (path: string) => path.startsWith('/v2/health/');
+  app.use('/v2/*', requestDeadline({ timeoutMs: deps.limits.requestTimeoutMs, exempt: (method, path) => method === 'POST' && path.endsWith('/infer') }));
+  const v2Auth = authenticate({ keyring: deps.keyring });
+  // '/v2/*' also matches '/v2' (server metadata).
+  app.use('/v2/*', (c, next) => (v2Probe(c.req.path) ? next() : v2Auth(c, next)));
+  if (deps.rateLimit) {
+    const v2Limit = rateLimit(deps.rateLimit);
+    app.use('/v2/*', (c, next) => (v2Probe(c.req.path) ? next() : v2Limit(c, next)));
+  }
   app.use('/admin/*', authenticate({ keyring: deps.keyring }), requireScope('admin'));
   app.use('/v1/schedules/*', requireScope('admin'));
   app.use('/v1/jobs', acceptedContentTypes('POST', JOB_CONTENT_TYPES));
@@ -72,10 +91,13 @@ export function createApp(deps: AppDeps) {
   app.route('/', deps.observability.routes);
   app.route('/', healthRoutes({ redis: deps.redis, catalog: deps.catalog, storage: deps.storage, authOpen: deps.keyring.open }));
   app.route('/v1/models', routingRoutes({ routing: deps.routing, catalog: deps.catalog, redis: deps.redis, keys: deps.keys, maxBodyBytes: deps.limits.maxBodyBytes }));
-  app.route('/v1/models', modelsRoutes({ catalog: deps.catalog, routing: deps.routing }));
+  app.route('/v1/models', modelsRoutes({ catalog: deps.catalog, routing: deps.routing, predictions: deps.predictions }));
+  app.route('/v1', predictionsRoutes({ predictions: deps.predictions, maxBodyBytes: deps.limits.maxBodyBytes }));
   app.route('/v1/jobs', jobsRoutes({ jobs: deps.jobs, ...deps.limits }));
   app.route('/v1/jobs', deliveriesRoutes({ jobs: deps.jobs, webhooks: deps.webhooks }));
+  app.route('/v1', eventsRoutes({ hub: deps.events.hub, heartbeatMs: deps.events.heartbeatMs, jobs: deps.jobs, batches: deps.batches }));
   app.route('/v1/batches', batchesRoutes({ batches: deps.batches, ...deps.limits }));
+  app.route('/v2', v2Routes({ redis: deps.redis, catalog: deps.catalog, routing: deps.routing, jobs: deps.jobs, maxBodyBytes: deps.limits.maxBodyBytes, inferTimeoutMs: deps.limits.requestTimeoutMs }));
   app.route('/v1/schedules', schedulesRoutes({ schedules: deps.schedules, catalog: deps.catalog, maxBodyBytes: deps.limits.maxBodyBytes }));
   const allowedMethods = allowedMethodsOf(app);
   app.notFound((c) => {

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import { Hono, type MiddlewareHandler } from 'hono';
-import { createApiMetrics, type ApiMetrics } from '@inferq/metrics/metrics';
+import { createApiMetrics, type ApiMetrics, type MonitoringSnapshot } from '@inferq/metrics/metrics';
 import { QUEUE_DASHBOARD_PATH, queueDashboard } from './admin/queue-dashboard.ts';
 import type { AppEnv } from './app-env.ts';
 import { httpMetrics } from './metrics/http-metrics.ts';
@@ -17,11 +17,27 @@ export interface ApiMetricsOptions {
   queues: ReadonlyMap<string, Queue<any>>;
   /** INFERQ_METRICS_CACHE_MS: how long one reading of queue depths serves scrapes. */
   cacheMs: number;
+  /** Quality and drift per version, read on scrape (cached like the queue snapshot). */
+  monitoring?: () => Promise<MonitoringSnapshot>;
+}
+
+/** One reading shared by every gauge of a scrape, and by scrapes within `cacheMs`. */
+function cached<T>(read: () => Promise<T>, cacheMs: number): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (!last || now - last.at > cacheMs) {
+      const value = read();
+      last = { at: now, value };
+      value.catch(() => (last = undefined));
+    }
+    return last.value;
+  };
 }
 
 /** The API's metrics: made first, since the job service counts submits into them. */
-export function apiMetrics({ catalog, store, queues, cacheMs }: ApiMetricsOptions): ApiMetrics {
-  const metrics = createApiMetrics({ snapshot: queueSnapshotReader({ queues, catalog, store, cacheMs }) });
+export function apiMetrics({ catalog, store, queues, cacheMs, monitoring }: ApiMetricsOptions): ApiMetrics {
+  const metrics = createApiMetrics({ snapshot: queueSnapshotReader({ queues, catalog, store, cacheMs }), ...(monitoring ? { monitoring: cached(monitoring, Math.max(cacheMs, 1000)) } : {}) });
   for (const name of catalog.names()) {
     for (const v of catalog.get(name).versions) if (v.state === 'available') metrics.seed(name, v.version);
   }

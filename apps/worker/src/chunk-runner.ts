@@ -6,9 +6,20 @@ import type { QueuedTensor } from '@inferq/core/tensor';
 import type { Logger } from '@inferq/core/logger';
 import type { BatchItemOutcome } from '@inferq/inference/dynamic-batcher';
 import { unpackTensor, type RawTensor } from '@inferq/inference/tensor-codec';
+import type { PredictionLogEntry } from '@inferq/core/prediction-log-script';
+import { predictionIdTime } from '@inferq/core/prediction-record';
+import type { ModelManifest } from '@inferq/inference/manifest';
+import { describeRows, predictionEntry, type DescribedInputs } from '@inferq/jobs/prediction-entry';
 import type { VersionRunner } from './version-runner.ts';
 
 type RowOutcome = { result: unknown } | { error: ErrorBody };
+
+/** How a chunk ran, for its rows' prediction log entries. */
+interface ChunkRun {
+  startedAt: number;
+  inferenceMs: number | null;
+  batchSize: number | null;
+}
 
 /**
  * Each row's tensors, unpacked again from the job's data: the whole chunk's buffers were handed
@@ -53,7 +64,53 @@ export class ChunkRunner {
     private readonly logger: Logger,
     /** Counts rows given a result line (for /metrics). */
     private readonly metrics?: { batchRowsScored(model: string, version: string, succeeded: number, failed: number): void },
+    /** Log each row's prediction (INFERQ_PREDICTION_LOG). */
+    private readonly predictionLog = false,
   ) {}
+
+  /**
+   * The chunk's rows' prediction log entries, in row order; the rows that failed validation are
+   * logged with their error and no input.
+   */
+  private logEntries(job: Job<ChunkPayload>, manifest: ModelManifest | undefined, outcomes: RowOutcome[], run: ChunkRun): PredictionLogEntry[] {
+    if (!this.predictionLog) return [];
+    const chunk = job.data;
+    const model = job.queueName.replace(/^model-/, '');
+    const createdAt = predictionIdTime(chunk.batch_id) ?? run.startedAt;
+    const validRows = chunk.count - Object.keys(chunk.errors ?? {}).length;
+    let described: DescribedInputs[] = [];
+    try {
+      if (manifest && validRows > 0) described = describeRows(manifest, chunk.inputs, validRows);
+    } catch (error) {
+      this.logger.warn({ batch_id: chunk.batch_id, chunk: chunk.chunk, err: (error as Error).message }, 'chunk inputs not logged');
+    }
+    const now = Date.now();
+    const entries: PredictionLogEntry[] = [];
+    let next = 0;
+    for (let offset = 0; offset < chunk.count; offset++) {
+      const row = chunk.first_row + offset;
+      const rejected = chunk.errors?.[offset] !== undefined;
+      const outcome = outcomes[offset] as RowOutcome;
+      const entry = predictionEntry(
+        { id: `${chunk.batch_id}:${row}`, tenant: chunk.tenant ?? 'default', model, version: job.name },
+        {
+          batch_id: chunk.batch_id,
+          row,
+          status: 'error' in outcome ? 'failed' : 'succeeded',
+          ...('error' in outcome ? { error_code: outcome.error.code } : { prediction: outcome.result }),
+          created_at: createdAt,
+          queue_ms: Math.max(0, run.startedAt - createdAt),
+          inference_ms: rejected ? null : run.inferenceMs,
+          total_ms: Math.max(0, now - createdAt),
+          batch_size: rejected ? null : run.batchSize,
+        },
+        manifest,
+        rejected ? undefined : described[next++],
+      );
+      if (entry) entries.push(entry);
+    }
+    return entries;
+  }
 
   /** Counts a chunk's rows once: a retried chunk that was already recorded is a duplicate. */
   private count(job: Job<ChunkPayload>, recorded: string, succeeded: number, failed: number): void {
@@ -83,7 +140,9 @@ export class ChunkRunner {
       const fields = { row: chunk.first_row + offset, ...(id === undefined || id === null ? {} : { id }), error: chunk.errors?.[offset] ?? error };
       return JSON.stringify(fields);
     });
-    const recorded = await this.store.recordChunk(chunk.batch_id, chunk.chunk, `${lines.join('\n')}\n`, chunk.ttl_ms, { succeeded: 0, failed: chunk.count, canceled: 0 });
+    const outcomes = Array.from({ length: chunk.count }, (_, offset) => ({ error: chunk.errors?.[offset] ?? error }));
+    const log = this.logEntries(job, undefined, outcomes, { startedAt: Date.now(), inferenceMs: null, batchSize: null });
+    const recorded = await this.store.recordChunk(chunk.batch_id, chunk.chunk, `${lines.join('\n')}\n`, chunk.ttl_ms, { succeeded: 0, failed: chunk.count, canceled: 0 }, log);
     this.count(job, recorded, 0, chunk.count);
     this.logger.warn({ batch_id: chunk.batch_id, chunk: chunk.chunk, code: error.code }, 'chunk failed as a whole');
   }
@@ -91,6 +150,7 @@ export class ChunkRunner {
   private async score(job: Job<ChunkPayload>, runner: VersionRunner): Promise<void> {
     const chunk = job.data;
     const validRows = chunk.count - Object.keys(chunk.errors ?? {}).length;
+    const run: ChunkRun = { startedAt: Date.now(), inferenceMs: null, batchSize: null };
     let outcomes: RowOutcome[] = [];
     if (validRows > 0) {
       let feeds: Record<string, RawTensor>;
@@ -103,6 +163,8 @@ export class ChunkRunner {
       }
       const key = chunk.inputs.map((t) => t.shape.slice(1).join('x')).join('|');
       const whole = await runner.batcher.submit(feeds, validRows, key);
+      run.inferenceMs = Math.round(whole.inferenceMs * 1000) / 1000;
+      run.batchSize = whole.batchRows;
       const built = whole.outputs ? buildRows(runner, 'predictions', whole.outputs) : undefined;
       if (built && 'result' in built) {
         outcomes = (built.result as { predictions: unknown[] }).predictions.map((result) => ({ result }));
@@ -114,6 +176,7 @@ export class ChunkRunner {
       }
     }
     const lines: string[] = [];
+    const rowOutcomes: RowOutcome[] = [];
     let succeeded = 0;
     let failed = 0;
     let next = 0;
@@ -123,6 +186,7 @@ export class ChunkRunner {
       const head = id === undefined || id === null ? `{"row":${row}` : `{"row":${row},"id":${JSON.stringify(id)}`;
       const rejected = chunk.errors?.[offset];
       const outcome: RowOutcome = rejected ? { error: rejected } : (outcomes[next++] as RowOutcome);
+      rowOutcomes.push(outcome);
       if ('error' in outcome) {
         failed++;
         lines.push(`${head},"error":${JSON.stringify(outcome.error)}}`);
@@ -131,7 +195,8 @@ export class ChunkRunner {
         lines.push(`${head},"result":${JSON.stringify(outcome.result)}}`);
       }
     }
-    const recorded = await this.store.recordChunk(chunk.batch_id, chunk.chunk, `${lines.join('\n')}\n`, chunk.ttl_ms, { succeeded, failed, canceled: 0 });
+    const log = this.logEntries(job, runner.manifest, rowOutcomes, run);
+    const recorded = await this.store.recordChunk(chunk.batch_id, chunk.chunk, `${lines.join('\n')}\n`, chunk.ttl_ms, { succeeded, failed, canceled: 0 }, log);
     this.count(job, recorded, succeeded, failed);
   }
 }

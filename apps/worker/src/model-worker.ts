@@ -8,7 +8,10 @@ import type { ImageLimits } from '@inferq/inference/image-preprocess';
 import type { RawTensor } from '@inferq/inference/tensor-codec';
 import { finishedRecord } from '@inferq/jobs/finished-record';
 import type { JobStore } from '@inferq/jobs/job-store';
+import { describeInputs, jobPredictionEntry, predictionEntry, predictionOf } from '@inferq/jobs/prediction-entry';
+import type { PredictionLogWriter } from '@inferq/core/prediction-log-script';
 import type { ChunkRunner } from './chunk-runner.ts';
+import type { PipelineRunner } from './pipeline-runner.ts';
 import type { HealthRecorder } from './health-recorder.ts';
 import { decodeJob, type DecodedJob } from './job-decoder.ts';
 import type { ShadowHalf, ShadowLog } from './shadow-log.ts';
@@ -44,6 +47,8 @@ export interface ModelWorkerOptions {
   health?: HealthRecorder;
   /** Pairs shadowed jobs' answers with their shadow copies'. */
   shadowLog?: ShadowLog;
+  /** Log each finished request to the prediction log (in its result's script call), and shadow runs through this writer. */
+  predictionLog?: { shadows: PredictionLogWriter } | undefined;
   /** Told when a job names a version this worker lacks (the hot loader rescans). */
   onMissingVersion?: (version: string) => void;
   /**
@@ -58,6 +63,8 @@ export interface ModelWorkerOptions {
    * Absent: the job is handled as if the version were nowhere.
    */
   versionOutlook?: (version: string) => Promise<VersionOutlook>;
+  /** Set when the queue is a pipeline's, by version: each request runs through its stages instead of on a model version. */
+  pipelines?: Map<string, PipelineRunner>;
 }
 
 /** What processing a request logs through: a logger scoped to the request, created only when used. */
@@ -161,7 +168,8 @@ export class ModelWorker {
   }
 
   private async process(job: Job<QueuePayload>, token: string | undefined): Promise<void> {
-    if (!this.options.runners.has(job.name) && token !== undefined && (await this.sendBack(job, token))) throw new DelayedError();
+    const runnable = this.options.runners.has(job.name) || this.options.pipelines?.has(job.name) === true;
+    if (!runnable && token !== undefined && (await this.sendBack(job, token))) throw new DelayedError();
     if (job.id !== undefined) this.deferrals.delete(job.id);
     const data = job.data;
     if (data.kind === 'chunk') return this.options.chunks.run(job as Job<ChunkPayload>, this.options.runners.get(job.name));
@@ -203,6 +211,7 @@ export class ModelWorker {
     let done: boolean[];
     try {
       done = await this.options.store.takeBundle(
+        String(job.id),
         requests.map((r) => r.id),
         firstTake && counters.length > 0 ? { counters, count: requests.length } : undefined,
       );
@@ -249,6 +258,8 @@ export class ModelWorker {
       const late = startedAt - request.deadline_at;
       return this.failForGood(run, null, new InferqError('DEADLINE_EXCEEDED', `the job reached a worker ${late} ms after its deadline; it was not run`, { details: { deadline_at: new Date(request.deadline_at).toISOString() } }));
     }
+    const pipeline = this.options.pipelines?.get(job.name);
+    if (pipeline) return this.runPipeline(run, pipeline, startedAt);
     const runner = this.options.runners.get(job.name);
     if (!runner) {
       this.options.health?.record(this.options.model, job.name, { ok: false, queueMs: startedAt - request.created_at });
@@ -337,6 +348,20 @@ export class ModelWorker {
     void this.shadowHalf(request, { version, ok: true, result, inference_ms: timings.inference_ms });
   }
 
+  /** A pipeline request: its stages run as requests on their models' queues; its record carries each stage's timing. */
+  private async runPipeline(run: RequestRun, pipeline: PipelineRunner, startedAt: number): Promise<void> {
+    const { job, request } = run;
+    const outcome = await pipeline.run(request, job.opts.priority ?? 0);
+    const timings: JobTimings = {
+      queue_ms: Math.max(0, startedAt - request.created_at),
+      inference_ms: outcome.inferenceMs,
+      total_ms: Math.max(0, Date.now() - request.created_at),
+      stages: outcome.stages,
+    };
+    if (outcome.error) run.log.info({ code: outcome.error.code }, outcome.error.message);
+    await this.finish(job, request, { status: outcome.status, startedAt, timings, ...(outcome.result !== undefined ? { result: outcome.result } : {}), ...(outcome.error ? { error: outcome.error } : {}) });
+  }
+
   private async shadowHalf(request: BundledRequest, half: ShadowHalf): Promise<void> {
     if (request.shadow_version && this.options.shadowLog) await this.options.shadowLog.record(this.options.model, request.id, 'primary', half);
   }
@@ -348,7 +373,10 @@ export class ModelWorker {
   private async processShadow(version: string, createdAt: number, copy: ShadowPayload): Promise<void> {
     const startedAt = Date.now();
     const runner = this.options.runners.get(version);
-    const record = (half: ShadowHalf) => this.options.shadowLog?.record(this.options.model, copy.primary_job_id, 'shadow', half);
+    const record = async (half: ShadowHalf) => {
+      await this.logShadow(version, copy, startedAt, half, runner);
+      await this.options.shadowLog?.record(this.options.model, copy.primary_job_id, 'shadow', half);
+    };
     if (!runner) {
       await record({ version, ok: false, error_code: 'MODEL_VERSION_UNAVAILABLE', inference_ms: null });
       return;
@@ -367,6 +395,48 @@ export class ModelWorker {
       await record({ version, ok: true, result, inference_ms: Math.round(outcome.inferenceMs * 1000) / 1000 });
     } catch (error) {
       await record({ version, ok: false, error_code: error instanceof InferqError ? error.code : 'INTERNAL', inference_ms: null });
+    }
+  }
+
+  private logEntry(record: FinishedJobRecord, request: BundledRequest) {
+    try {
+      return jobPredictionEntry(record, request, this.options.runners.get(record.model_version)?.manifest);
+    } catch (error) {
+      // An input the log cannot describe (it failed validation too) must not keep its record from being stored.
+      this.options.logger.warn({ job_id: record.job_id, err: (error as Error).message }, 'prediction not logged');
+      return undefined;
+    }
+  }
+
+  /** A shadow run's prediction, marked as such; never fails the shadow run itself. */
+  private async logShadow(version: string, copy: ShadowPayload, startedAt: number, half: ShadowHalf, runner: VersionRunner | undefined): Promise<void> {
+    const writer = this.options.predictionLog?.shadows;
+    if (!writer) return;
+    try {
+      const manifest = runner?.manifest;
+      const entry = predictionEntry(
+        { id: `${copy.primary_job_id}~shadow`, tenant: copy.tenant ?? 'default', model: this.options.model, version },
+        {
+          job_id: copy.primary_job_id,
+          ...(copy.request_id ? { request_id: copy.request_id } : {}),
+          ...(copy.routing_key ? { routing_key: copy.routing_key } : {}),
+          shadow: true,
+          status: half.ok ? 'succeeded' : 'failed',
+          ...(half.error_code ? { error_code: half.error_code } : {}),
+          created_at: copy.created_at,
+          queue_ms: Math.max(0, startedAt - copy.created_at),
+          inference_ms: half.inference_ms,
+          total_ms: Math.max(0, Date.now() - copy.created_at),
+          batch_size: null,
+          ...(half.result !== undefined ? { prediction: predictionOf(half.result) } : {}),
+        },
+        manifest,
+        manifest ? describeInputs(manifest, copy.inputs, copy.image) : undefined,
+        { labelled: false },
+      );
+      if (entry) await writer.write([entry]);
+    } catch (error) {
+      this.options.logger.warn({ job_id: copy.primary_job_id, err: (error as Error).message }, 'shadow prediction not logged');
     }
   }
 
@@ -396,7 +466,8 @@ export class ModelWorker {
       },
       request.ttl_ms,
     );
-    // The webhook travels with the record so it is announced only if the record is stored.
-    return this.options.resultWriter.write(record, ttlMs, request.webhook);
+    // The webhook and the log entry travel with the record: announced and logged only if it is stored.
+    const log = this.options.predictionLog ? this.logEntry(record, request) : undefined;
+    return this.options.resultWriter.write(record, ttlMs, request.webhook, log);
   }
 }

@@ -1,4 +1,5 @@
 import type { FinishedJobRecord, WebhookSubscription } from '@inferq/core/job-types';
+import type { PredictionLogEntry } from '@inferq/core/prediction-log-script';
 import type { JobStore } from '@inferq/jobs/job-store';
 
 /** A record that was stored (one that found a record already there, e.g. a cancel's, is not). */
@@ -12,6 +13,7 @@ interface PendingWrite {
   record: FinishedJobRecord;
   ttlMs: number;
   webhook: WebhookSubscription | undefined;
+  log: PredictionLogEntry | undefined;
   resolve: () => void;
   reject: (error: Error) => void;
 }
@@ -36,10 +38,13 @@ export class ResultWriter {
     private readonly onWritten?: (written: WrittenRecord[]) => Promise<void>,
   ) {}
 
-  /** Stores a finished request for `ttlMs` unless it has a record already; `webhook` is announced if stored. */
-  write(record: FinishedJobRecord, ttlMs: number, webhook?: WebhookSubscription): Promise<void> {
+  /**
+   * Stores a finished request for `ttlMs` unless it has a record already; `webhook` is announced
+   * and `log` appended to the prediction log (in the same script call) only if it is stored.
+   */
+  write(record: FinishedJobRecord, ttlMs: number, webhook?: WebhookSubscription, log?: PredictionLogEntry): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ record, ttlMs, webhook, resolve, reject });
+      this.pending.push({ record, ttlMs, webhook, log, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => void this.flush());

@@ -2,13 +2,12 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { isBatchFinal, type BatchStore } from '@inferq/batch/batch-store';
 import { submitBatch } from '@inferq/batch/batch-submitter';
 import { csvRows, ndjsonRows } from '@inferq/batch/row-sources';
 import { SCHEDULES_QUEUE, type ScheduledRun } from '@inferq/batch/schedule';
 import type { Config } from '@inferq/core/config';
-import type { QueuePayload } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
@@ -16,8 +15,14 @@ import type { ModelManifest } from '@inferq/inference/manifest';
 import { defaultVersion, type ModelEntry } from '@inferq/inference/model-repository';
 import { byWeight } from '@inferq/inference/stable-version';
 import type { PolicyStore } from '@inferq/routing/policy-store';
+import type { ImageScorer } from './image-scorer.ts';
+import { ModelQueues } from './model-queues.ts';
 
 const INPUT_EXTENSIONS = new Set(['.ndjson', '.jsonl', '.csv']);
+/** Scored one request per image (pages for a pipeline), all of a tick's images into one output file. */
+const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp']);
+/** Longest a tick waits for one round of its images. */
+const IMAGE_ROUND_TIMEOUT_MS = 30 * 60_000;
 
 export interface ScheduleRunnerOptions {
   config: Config;
@@ -30,6 +35,8 @@ export interface ScheduleRunnerOptions {
   policies: PolicyStore;
   connection: Redis;
   logger: Logger;
+  /** Scores a folder's images; without it, images are skipped. */
+  images?: ImageScorer;
 }
 
 /** A tick's progress, kept on its queue job: the batch made for each input file, and the one it waits for. */
@@ -53,9 +60,10 @@ function tickTime(job: Job): number {
  */
 export class ScheduleRunner {
   private readonly worker: Worker<ScheduledRun>;
-  private readonly queues = new Map<string, Queue<QueuePayload>>();
+  private readonly queues: ModelQueues;
 
   constructor(private readonly options: ScheduleRunnerOptions) {
+    this.queues = new ModelQueues(options.producer, options.keys);
     this.worker = new Worker<ScheduledRun>(SCHEDULES_QUEUE, (job) => this.tick(job), {
       connection: options.connection,
       prefix: options.keys.prefix,
@@ -74,23 +82,14 @@ export class ScheduleRunner {
 
   async close(): Promise<void> {
     await this.worker.close();
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
-  }
-
-  private queueFor(model: string): Queue<QueuePayload> {
-    let queue = this.queues.get(model);
-    if (!queue) {
-      queue = new Queue<QueuePayload>(this.options.keys.modelQueue(model), { connection: this.options.producer, prefix: this.options.keys.prefix });
-      this.queues.set(model, queue);
-    }
-    return queue;
+    await this.queues.close();
   }
 
   private async inputFiles(input: string): Promise<string[]> {
     const info = await stat(input).catch(() => undefined);
     if (!info) throw new UnrecoverableError(`input ${input} does not exist on this worker`);
     if (info.isFile()) return [input];
-    const names = (await readdir(input)).filter((n) => INPUT_EXTENSIONS.has(path.extname(n).toLowerCase())).sort();
+    const names = (await readdir(input)).filter((n) => INPUT_EXTENSIONS.has(path.extname(n).toLowerCase()) || IMAGE_EXTENSIONS.has(path.extname(n).toLowerCase())).sort();
     return names.map((n) => path.join(input, n));
   }
 
@@ -109,9 +108,19 @@ export class ScheduleRunner {
     const model = this.options.models.get(schedule.model);
     const version = model && (schedule.version ? model.versions.find((v) => v.version === schedule.version) : await this.stableVersion(model));
     if (version?.state !== 'available' || !version.manifest) throw new UnrecoverableError(`model ${schedule.model} ${schedule.version ?? ''} is not available`);
-    const files = await this.inputFiles(schedule.input);
-    log.info({ files: files.length, attempt: job.attemptsMade + 1 }, 'schedule tick started');
+    const all = await this.inputFiles(schedule.input);
+    log.info({ files: all.length, attempt: job.attemptsMade + 1 }, 'schedule tick started');
     const stamp = new Date(at).toISOString().replace(/[:.]/g, '-');
+    const images = all.filter((f) => IMAGE_EXTENSIONS.has(path.extname(f).toLowerCase()));
+    const files = all.filter((f) => !images.includes(f));
+    if (images.length > 0 && this.options.images) {
+      const ttlMs = (schedule.ttl_seconds ?? this.options.config.resultTtlSeconds) * 1000;
+      const lines = this.options.images.lines(images, { model: schedule.model, version: version.version, tenant: schedule.tenant, ttlMs, maxPerBundle: version.manifest.max_batch_size, timeoutMs: IMAGE_ROUND_TIMEOUT_MS });
+      const name = path.basename(schedule.input, path.extname(schedule.input));
+      const target = path.join(schedule.output, `${name}.${stamp}.scores.ndjson`);
+      await pipeline(lines, createWriteStream(target, { flags: 'wx' }));
+      log.info({ input: schedule.input, images: images.length, output: target }, 'scheduled images done');
+    }
     // A tick run again (its worker was killed) picks up the batches its earlier attempt made.
     const batches: Record<string, string> = { ...((job.progress as TickProgress | undefined)?.batches ?? {}) };
     for (const file of files) {
@@ -126,7 +135,7 @@ export class ScheduleRunner {
       });
       log.info({ batch_id: batchId, input: file, output: target, status, resumed: earlier !== undefined }, 'scheduled batch done');
     }
-    log.info({ files: files.length }, 'schedule tick done');
+    log.info({ files: files.length, images: images.length }, 'schedule tick done');
   }
 
   /**
@@ -148,7 +157,7 @@ export class ScheduleRunner {
     const rows = path.extname(file).toLowerCase() === '.csv' ? csvRows(source) : ndjsonRows(source);
     return submitBatch(
       {
-        queue: this.queueFor(schedule.model),
+        queue: this.queues.get(schedule.model),
         store: this.options.store,
         model: schedule.model,
         version,

@@ -1,14 +1,18 @@
 import type { Logger } from '@inferq/core/logger';
 import { DynamicBatcher } from '@inferq/inference/dynamic-batcher';
+import { ImagePreprocessPool } from '@inferq/inference/image-preprocess-pool';
 import { InferencePool } from '@inferq/inference/inference-pool';
 import type { ModelManifest } from '@inferq/inference/manifest';
 import type { ModelVersionEntry } from '@inferq/inference/model-repository';
 import { ResultBuilder } from '@inferq/inference/postprocess';
+import type { ThreadPolicy } from '@inferq/inference/thread-policy';
 import { allocate, ortTypeOf, type RawTensor } from '@inferq/inference/tensor-codec';
 
 export interface VersionRunnerOptions {
   threads: number;
-  intraOpThreads: number;
+  policy: ThreadPolicy;
+  /** Image threads (decode, resize, normalise) of an image model's version. */
+  imageThreads: number;
   executionProviders: string[];
   logger: Logger;
   /** Told of every successful `session.run` (rows, milliseconds), for metrics. */
@@ -19,8 +23,9 @@ export interface VersionRunnerOptions {
 function warmupFeeds(manifest: ModelManifest): Record<string, RawTensor> {
   const feeds: Record<string, RawTensor> = {};
   for (const spec of manifest.inputs) {
-    // Dynamic dimensions get 1, except an image's width, which gets the model's own minimum sense.
-    const dims = spec.shape.map((d, axis) => (d !== -1 ? d : axis === 3 && manifest.preprocess ? 32 : 1));
+    // Dynamic dimensions get 1, except an image's height and width, which get the smallest size
+    // the network takes (a detection network downsamples a page by 32).
+    const dims = spec.shape.map((d, axis) => (d !== -1 ? d : axis >= 2 && manifest.preprocess ? 32 : 1));
     const type = ortTypeOf(spec.datatype);
     feeds[spec.name] = { type, dims, data: allocate(type, dims.reduce((a, b) => a * b, 1)) };
   }
@@ -35,6 +40,8 @@ export class VersionRunner {
     readonly pool: InferencePool,
     readonly batcher: DynamicBatcher,
     readonly results: ResultBuilder,
+    /** Set for image models: where their inputs are prepared, off the event loop. */
+    readonly images: ImagePreprocessPool | undefined,
   ) {}
 
   static async load(entry: ModelVersionEntry, options: VersionRunnerOptions): Promise<VersionRunner> {
@@ -46,7 +53,7 @@ export class VersionRunner {
     const pool = await InferencePool.start({
       modelPath: artifactPath,
       threads: options.threads,
-      intraOpThreads: options.intraOpThreads,
+      policy: options.policy,
       executionProviders: options.executionProviders,
       warmupFeeds: warmupFeeds(manifest),
       onIdle: () => batcher?.pump(),
@@ -62,10 +69,11 @@ export class VersionRunner {
       padValue: manifest.preprocess?.pad_value ?? 0,
       ...(options.onRun ? { onRun: options.onRun } : {}),
     });
-    return new VersionRunner(entry, manifest, pool, batcher, results);
+    const images = manifest.preprocess ? new ImagePreprocessPool(options.imageThreads) : undefined;
+    return new VersionRunner(entry, manifest, pool, batcher, results, images);
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  async close(): Promise<void> {
+    await Promise.all([this.pool.close(), this.images?.close()]);
   }
 }

@@ -9,6 +9,7 @@ import { checkRedisRequirements, createBlockingConnection, createProducerConnect
 import { loadModelRepository, type ModelVersionEntry } from '@inferq/inference/model-repository';
 import { BatchStore } from '@inferq/batch/batch-store';
 import { JobStore } from '@inferq/jobs/job-store';
+import { PredictionLogWriter, predictionLogLimits } from '@inferq/core/prediction-log-script';
 import { PolicyStore } from '@inferq/routing/policy-store';
 import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
 import { startWebhookDelivery } from '@inferq/webhooks/webhook-service';
@@ -17,6 +18,10 @@ import { ScheduleRunner } from './schedule-runner.ts';
 import { ModelWorker } from './model-worker.ts';
 import { ResultWriter } from './result-writer.ts';
 import { VersionRunner } from './version-runner.ts';
+import { PipelineRunner } from './pipeline-runner.ts';
+import { RecordWaiter } from './record-waiter.ts';
+import { RequestSubmitter } from './request-submitter.ts';
+import { ImageScorer } from './image-scorer.ts';
 import { WorkerHeartbeat } from './worker-heartbeat.ts';
 import { HealthRecorder } from './health-recorder.ts';
 import { HotLoader } from './hot-loader.ts';
@@ -53,14 +58,16 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
   // Deliveries run on their own queue and connection: a slow receiver never holds up inference.
   const webhookConnection = createBlockingConnection(config.redisUrl);
   const webhooks = await startWebhookDelivery({ config, redis, keys, logger, connection: webhookConnection, metrics });
-  const store = new JobStore(redis, keys);
+  const logLimits = predictionLogLimits(config);
+  const store = new JobStore(redis, keys, logLimits);
   const resultWriter = new ResultWriter(store, async (written) => {
     for (const { record } of written) heartbeat.countFinished(record.model, record.model_version);
     countFinished(written.map((w) => w.record));
     await webhooks.announce(written);
   });
-  const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
-  const chunks = new ChunkRunner(batchStore, logger, metrics);
+  const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger), logLimits);
+  const chunks = new ChunkRunner(batchStore, logger, metrics, logLimits !== undefined);
+  const predictionLog = logLimits ? { shadows: new PredictionLogWriter(redis, keys, logLimits) } : undefined;
   const repository = await loadModelRepository(config.modelDir, { only: config.models });
   const connections: Redis[] = [redis, webhookConnection];
   const runners: VersionRunner[] = [];
@@ -97,6 +104,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
       imageLimits: { maxPixels: config.maxImagePixels, maxWidth: config.maxImageWidth },
       health,
       shadowLog,
+      predictionLog,
       onMissingVersion: () => void hotLoader?.scan(),
       versionOutlook: (version) => availability.outlook(model, version),
       announceMissed: async (requests) => {
@@ -118,9 +126,80 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
     modelWorkers.push(modelWorker);
   };
 
+  // Every model in the repository: pipeline stages and schedule ticks may use models this worker does not serve.
+  const allModels = config.models.length > 0 ? await loadModelRepository(config.modelDir) : repository;
+  const policies = new PolicyStore(redis, keys);
+  const requests = new RequestSubmitter({ producer: redis, keys, store, attempts: config.jobAttempts, maxBundleBytes: config.bundleMaxBytes });
+  let recordWaiter: Promise<RecordWaiter> | undefined;
+  /** One completion subscriber per process, started when a pipeline or a schedule's images first need it. */
+  const waiter = () => {
+    if (!recordWaiter) {
+      const subscriber = createBlockingConnection(config.redisUrl);
+      connections.push(subscriber);
+      recordWaiter = RecordWaiter.start(subscriber, keys, store, logger.child({ component: 'record-waiter' }));
+    }
+    return recordWaiter;
+  };
+  /** Per pipeline, its loaded versions' runners: read by its ModelWorker. */
+  const pipelines = new Map<string, Map<string, PipelineRunner>>();
+
+  /** A pipeline version: checks its stages' models exist, then serves its queue (no threads of its own). */
+  const loadPipeline = async (entry: ModelVersionEntry & { pipeline: NonNullable<ModelVersionEntry['pipeline']> }) => {
+    const missing = entry.pipeline.stages.filter((s) => !allModels.has(s.model)).map((s) => s.model);
+    if (missing.length > 0) throw new Error(`its stages name models not in the repository: ${missing.join(', ')}`);
+    const runner = new PipelineRunner({
+      name: entry.name,
+      version: entry.version,
+      pipeline: entry.pipeline,
+      models: allModels,
+      submitter: requests,
+      waiter: await waiter(),
+      policies,
+      maxImagePixels: config.maxImagePixels,
+      logger: logger.child({ model: entry.name, version: entry.version }),
+    });
+    const versions = pipelines.get(entry.name) ?? new Map<string, PipelineRunner>();
+    pipelines.set(entry.name, versions);
+    versions.set(entry.version, runner);
+    await heartbeat.set({ model: entry.name, version: entry.version, state: 'ready', provider: 'pipeline', threads: 0 });
+    logger.info({ model: entry.name, version: entry.version, stages: entry.pipeline.stages.map((s) => s.model) }, 'pipeline version ready');
+    if (modelWorkers.some((w) => w.model === entry.name)) return;
+    const connection = createBlockingConnection(config.redisUrl);
+    connections.push(connection);
+    const modelWorker = new ModelWorker({
+      model: entry.name,
+      runners: new Map(),
+      pipelines: versions,
+      connection,
+      keys,
+      store,
+      resultWriter,
+      chunks,
+      logger: logger.child({ model: entry.name }),
+      // Bundles, each of up to max_batch_size pages: together about max_in_flight pages at once.
+      concurrency: Math.max(1, Math.ceil(entry.pipeline.max_in_flight / entry.pipeline.max_batch_size)),
+      lockDurationMs: config.lockDurationMs,
+      stalledIntervalMs: config.stalledIntervalMs,
+      maxRowsPerJob: config.maxRowsPerJob,
+      imageLimits: { maxPixels: config.maxImagePixels, maxWidth: config.maxImageWidth },
+    });
+    modelWorker.start();
+    modelWorkers.push(modelWorker);
+  };
+
   /** Loads and warms one checked version; it reports ready (and takes jobs) only once warm. */
   const loadVersion = async (entry: ModelVersionEntry): Promise<boolean> => {
     const log = logger.child({ model: entry.name, version: entry.version });
+    if (entry.pipeline) {
+      try {
+        await loadPipeline({ ...entry, pipeline: entry.pipeline });
+        return true;
+      } catch (error) {
+        log.error({ err: error }, 'pipeline version failed to load');
+        await heartbeat.set({ model: entry.name, version: entry.version, state: 'failed', reason: (error as Error).message });
+        return false;
+      }
+    }
     const attempted = loading.get(entry.name) ?? new Set<string>();
     attempted.add(entry.version);
     loading.set(entry.name, attempted);
@@ -129,7 +208,13 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
     try {
       const runner = await VersionRunner.load(entry, {
         threads: config.inferenceThreads,
-        intraOpThreads: config.resolvedIntraOpThreads,
+        policy: {
+          intraOpThreads: config.resolvedIntraOpThreads,
+          spinning: config.intraOpSpinning,
+          dynamicBlockBase: config.intraOpDynamicBlockBase,
+          niceIncrement: config.inferenceNice,
+        },
+        imageThreads: config.resolvedImageThreads,
         executionProviders: config.executionProviders,
         logger: log,
         onRun: inferenceRunObserver(metrics, entry.name, entry.version),
@@ -139,7 +224,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
       loaded.set(entry.version, runner);
       runners.push(runner);
       await heartbeat.set({ model: entry.name, version: entry.version, state: 'ready', provider: runner.pool.provider, threads: runner.pool.size });
-      log.info({ provider: runner.pool.provider, threads: runner.pool.size, intra_op_threads: config.resolvedIntraOpThreads }, 'model version ready');
+      log.info({ provider: runner.pool.provider, threads: runner.pool.size, intra_op_threads: config.resolvedIntraOpThreads, inference_nice: config.inferenceNice }, 'model version ready');
       ensureModelWorker(entry.name, loaded);
       return true;
     } catch (error) {
@@ -234,11 +319,12 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
     config,
     keys,
     store: batchStore,
-    models: config.models.length > 0 ? await loadModelRepository(config.modelDir) : repository,
+    models: allModels,
     producer: redis,
-    policies: new PolicyStore(redis, keys),
+    policies,
     connection: scheduleConnection,
     logger: logger.child({ component: 'schedules' }),
+    images: new ImageScorer(requests, waiter, config.maxImagePixels),
   });
   schedules.start();
 
@@ -253,6 +339,7 @@ export async function startWorkerService(config: Config, logger: Logger): Promis
       await Promise.all([...queues.values()].map((q) => q.close()));
       await schedules.close();
       await Promise.all(modelWorkers.map((w) => w.close()));
+      await requests.close();
       await webhooks.close();
       await Promise.all(runners.map((r) => r.close()));
       await heartbeat.stop();

@@ -21,6 +21,8 @@ export interface BatchIngestorOptions {
   maxPendingAdds?: number;
   /** BullMQ priority of chunk jobs: behind every single job, so a big file never delays online traffic. */
   priority?: number;
+  /** The batch's tenant, carried by each chunk for the prediction log. */
+  tenant?: string;
 }
 
 interface OpenChunk {
@@ -146,6 +148,7 @@ export class BatchIngestor {
       ...(chunk.hasIds ? { ids: chunk.ids } : {}),
       ...(Object.keys(chunk.errors).length > 0 ? { errors: chunk.errors } : {}),
       ttl_ms: ttlMs,
+      ...(this.options.tenant !== undefined ? { tenant: this.options.tenant } : {}),
     };
   }
 }

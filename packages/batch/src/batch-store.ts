@@ -1,6 +1,8 @@
 import { encodeCompletion } from '@inferq/core/completion-message';
 import type { Keyspace } from '@inferq/core/keyspace';
 import { NamedCommand } from '@inferq/core/named-command';
+import { encodeProgress } from '@inferq/core/progress-message';
+import { LOG_PREDICTIONS_LUA, PredictionLogArgs, type PredictionLogEntry, type PredictionLogLimits } from '@inferq/core/prediction-log-script';
 import type { WebhookSubscription } from '@inferq/core/job-types';
 import type { Redis } from '@inferq/core/redis-connection';
 import type { BatchHash, BatchStatus, BatchView } from './batch-record.ts';
@@ -32,33 +34,40 @@ end`;
 
 /**
  * Records a chunk's result lines and counts them, once: a chunk retried after a crashed worker
- * finds its key already set and counts nothing. Returns -1 (batch gone), 0 (already recorded),
- * 1 (recorded), 2 (recorded, and it was the batch's last chunk), 3 (recorded, and the batch
+ * finds its key already set and counts nothing (and logs nothing). A recorded chunk is announced
+ * on the progress channel (ARGV[7], the batch id in ARGV[8]) for event streams, and its rows'
+ * predictions are appended to the prediction log in the same step. KEYS: batch, chunk, then the
+ * log's keys; ARGV: lines, ttl, counts, now, channel, batch id, then the log section
+ * (PredictionLogArgs, from ARGV[9]). Returns -1 (batch gone), 0 (already recorded), 1
+ * (recorded), 2 (recorded, and it was the batch's last chunk), 3 (recorded, and the batch
  * passed another tenth of its rows).
  */
 const RECORD_CHUNK = new NamedCommand(
   'inferqRecordChunk',
-  `if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+  `${LOG_PREDICTIONS_LUA}
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if not redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2], 'NX') then return 0 end
 redis.call('HINCRBY', KEYS[1], 'succeeded', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'failed', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'canceled', ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
 redis.call('HSETNX', KEYS[1], 'started_at', ARGV[6])
+redis.call('PUBLISH', ARGV[7], ARGV[8])
+logPredictions(9, {})
 ${finishIfComplete('ARGV[6]')}
 ${PROGRESS_STEP}
 return 1`,
-  2,
 );
 
 /**
- * Called once every chunk is enqueued: fixes the totals, and finishes the batch if its chunks all
- * ran already. Until now no percentage could be known, so this may also be a progress step.
+ * Called once every chunk is enqueued: fixes the totals (announced on the progress channel,
+ * ARGV[4], with the batch id, ARGV[5]), and finishes the batch if its chunks all ran already. Until now no percentage could be known, so this may also be a progress step.
  */
 const CLOSE_INGEST = new NamedCommand(
   'inferqCloseIngest',
   `if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('HSET', KEYS[1], 'total', ARGV[1], 'chunks_total', ARGV[2], 'ingested_at', ARGV[3], 'status', 'queued')
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 ${finishIfComplete('ARGV[3]')}
 ${PROGRESS_STEP}
 return 1`,
@@ -85,6 +94,8 @@ export class BatchStore {
     private readonly keys: Keyspace,
     /** Told of progress steps and completion, e.g. to send batch webhooks. Never throws into the caller. */
     private readonly onEvent?: BatchEventListener,
+    /** Bounds of the prediction log; absent: rows are not logged. */
+    private readonly predictionLog?: PredictionLogLimits,
   ) {
     RECORD_CHUNK.define(redis);
     CLOSE_INGEST.define(redis);
@@ -105,7 +116,7 @@ export class BatchStore {
 
   /** Returns true when this call finished the batch. */
   async closeIngest(batchId: string, total: number, chunks: number): Promise<boolean> {
-    const outcome = (await CLOSE_INGEST.run(this.redis, this.keys.batch(batchId), total, chunks, Date.now())) as number;
+    const outcome = (await CLOSE_INGEST.run(this.redis, this.keys.batch(batchId), total, chunks, Date.now(), this.keys.progressChannel(), encodeProgress([batchId]))) as number;
     if (outcome === 2) await this.afterFinish(batchId, chunks);
     else if (outcome === 3) await this.emit(batchId, 'batch.progress');
     return outcome === 2;
@@ -114,21 +125,34 @@ export class BatchStore {
   async failIngest(batchId: string, error: { code: string; message: string }): Promise<void> {
     const key = this.keys.batch(batchId);
     const ttl = await this.redis.hget(key, 'ttl_ms');
-    await this.redis.multi().hset(key, 'status', 'failed', 'finished_at', String(Date.now()), 'error', JSON.stringify(error)).pexpire(key, Number(ttl ?? 3600_000)).exec();
+    await this.redis
+      .multi()
+      .hset(key, 'status', 'failed', 'finished_at', String(Date.now()), 'error', JSON.stringify(error))
+      .pexpire(key, Number(ttl ?? 3600_000))
+      .publish(this.keys.jobsFinishedChannel(), encodeCompletion([{ id: batchId }]))
+      .exec();
   }
 
-  /** Returns 'finished' when this chunk was the batch's last. */
-  async recordChunk(batchId: string, chunk: number, lines: string, ttlMs: number, counts: ChunkCounts): Promise<'gone' | 'duplicate' | 'recorded' | 'finished'> {
+  /** Returns 'finished' when this chunk was the batch's last. `log`: the rows' prediction log entries, appended only if the chunk is recorded now. */
+  async recordChunk(batchId: string, chunk: number, lines: string, ttlMs: number, counts: ChunkCounts, log: readonly PredictionLogEntry[] = []): Promise<'gone' | 'duplicate' | 'recorded' | 'finished'> {
+    const logArgs = this.predictionLog ? new PredictionLogArgs(this.keys, this.predictionLog, 2) : undefined;
+    if (logArgs) for (const entry of log) logArgs.add(entry);
+    const logKeys = logArgs?.keys ?? [];
     const outcome = (await RECORD_CHUNK.run(
       this.redis,
+      2 + logKeys.length,
       this.keys.batch(batchId),
       this.keys.batchChunk(batchId, chunk),
+      ...logKeys,
       lines,
       ttlMs,
       counts.succeeded,
       counts.failed,
       counts.canceled,
       Date.now(),
+      this.keys.progressChannel(),
+      encodeProgress([batchId]),
+      ...(logArgs?.args() ?? [0]),
     )) as number;
     if (outcome === 2) {
       const chunks = Number(await this.redis.hget(this.keys.batch(batchId), 'chunks_total'));

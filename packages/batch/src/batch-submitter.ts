@@ -51,6 +51,7 @@ export async function submitBatch(options: SubmitBatchOptions, rows: RowBlocks):
     chunkRows: options.chunkRows,
     attempts: options.attempts,
     priority: BATCH_CHUNK_PRIORITY,
+    tenant: options.tenant,
   });
   try {
     const { total, chunks } = await ingestor.ingest(batchId, rows, options.ttlMs);

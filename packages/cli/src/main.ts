@@ -1,10 +1,11 @@
-import { access } from 'node:fs/promises';
+import { access, open } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BatchView } from '@inferq/client/api-types';
 import { InferqError, InferqRateLimitError, InferqTimeoutError, InferqUnavailableError } from '@inferq/client/client-errors';
 import { InferqClient } from '@inferq/client';
 import { CliError, EXIT } from './exit-codes.ts';
+import { imageInputs, scoreImages } from './image-jobs.ts';
 import { progressReporter } from './progress.ts';
 import { writeResults } from './result-writer.ts';
 import { batchSummary } from './summary.ts';
@@ -12,9 +13,16 @@ import { batchSummary } from './summary.ts';
 const USAGE = `Usage:
   inferq batch submit --model NAME --input FILE [--version V] [--format ndjson|csv] [--ttl-seconds N]
                       [--wait [--output FILE] [--timeout SECONDS]]
+  inferq batch submit --model NAME --input FOLDER|IMAGE [--version V] [--output FILE] [--timeout SECONDS]
+                      (.png, .jpg, .jpeg, .webp: one job per image, always waited for)
   inferq batch status  BATCH_ID
   inferq batch results BATCH_ID [--output FILE]
   inferq batch cancel  BATCH_ID
+  inferq predictions export --model NAME --output FILE [--version V] [--since TIME] [--until TIME]
+                      [--status succeeded|failed|canceled] [--has-label true|false] [--format ndjson|csv]
+                      [--cursor CURSOR]
+    Writes the model's logged predictions (with their labels) to FILE, every page; prints the
+    cursor to resume from on stderr ("cursor: ..."): pass it as --cursor next time.
 
 Options:
   --url URL   inferq API (default: $INFERQ_URL, else http://127.0.0.1:3000)
@@ -54,6 +62,27 @@ async function submit(client: InferqClient, values: Record<string, string | bool
     throw new CliError(`cannot read ${input}`, EXIT.DATA_ERROR);
   });
   const output = values.output as string | undefined;
+  const images = await imageInputs(input);
+  if (images) {
+    let printedAt = 0;
+    const written = await scoreImages(client, images, {
+      model,
+      ...(values.version ? { version: values.version as string } : {}),
+      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+      concurrency: 4,
+      ...(timeoutSeconds === undefined ? {} : { timeoutMs: timeoutSeconds * 1000 }),
+      onDone: (done, total) => {
+        // As for batches: a progress line at most every 10 s, and the last one.
+        if (done < total && Date.now() - printedAt < 10_000) return;
+        printedAt = Date.now();
+        process.stderr.write(`${new Date().toISOString()} ${done} of ${total} images scored\n`);
+      },
+    }, output);
+    let summary = `${written.succeeded} of ${written.lines} images scored, ${written.failed} failed; results ${output ? `in ${path.resolve(output)}` : 'on standard output'}\n`;
+    for (const line of written.firstFailed) summary += `  row ${line.row} (${String(line.id)}): ${line.error.code}: ${line.error.message}\n`;
+    process.stderr.write(summary);
+    return written.failed > 0 ? EXIT.ROWS_FAILED : EXIT.OK;
+  }
   const progress = progressReporter(process.stderr);
   let view = await client.batches.upload(input, {
     model,
@@ -83,6 +112,48 @@ async function submit(client: InferqClient, values: Record<string, string | bool
   return exitCodeFor(view);
 }
 
+async function exportPredictions(client: InferqClient, values: Record<string, string | boolean | undefined>): Promise<number> {
+  const model = values.model as string | undefined;
+  const output = values.output as string | undefined;
+  if (!model || !output) throw new CliError(`--model and --output are required\n\n${USAGE}`, EXIT.USAGE);
+  const format = (values.format as string | undefined) ?? (path.extname(output).toLowerCase() === '.csv' ? 'csv' : 'ndjson');
+  if (format !== 'csv' && format !== 'ndjson') throw new CliError('--format must be ndjson or csv', EXIT.USAGE);
+  const hasLabel = values['has-label'] as string | undefined;
+  if (hasLabel !== undefined && hasLabel !== 'true' && hasLabel !== 'false') throw new CliError('--has-label must be true or false', EXIT.USAGE);
+  const status = values.status as string | undefined;
+  if (status !== undefined && !['succeeded', 'failed', 'canceled'].includes(status)) throw new CliError('--status must be succeeded, failed or canceled', EXIT.USAGE);
+  const file = await open(output, 'w');
+  let written = 0;
+  let cursor = values.cursor as string | undefined;
+  try {
+    for await (const page of client.predictions.pages(
+      {
+        model,
+        ...(values.version ? { version: values.version as string } : {}),
+        ...(values.since ? { since: values.since as string } : {}),
+        ...(values.until ? { until: values.until as string } : {}),
+        ...(status ? { status: status as 'succeeded' } : {}),
+        ...(hasLabel ? { hasLabel: hasLabel === 'true' } : {}),
+        ...(cursor ? { cursor } : {}),
+        pageSize: 10_000,
+      },
+      { format },
+    )) {
+      // CSV pages each start with the header row: only the first one is kept.
+      const lines = page.text.split('\n').filter((l) => l !== '');
+      const rows = format === 'csv' ? lines.slice(1) : lines;
+      const header = format === 'csv' && written === 0 && lines[0] !== undefined ? [lines[0]] : [];
+      if (header.length + rows.length > 0) await file.write(`${[...header, ...rows].join('\n')}\n`);
+      written += rows.length;
+      cursor = page.cursor ?? cursor;
+    }
+  } finally {
+    await file.close();
+  }
+  process.stderr.write(`${written} predictions written to ${output}\n${cursor ? `cursor: ${cursor}\n` : ''}`);
+  return EXIT.OK;
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -97,11 +168,16 @@ export async function run(argv: string[]): Promise<number> {
       'ttl-seconds': { type: 'string' },
       timeout: { type: 'string' },
       wait: { type: 'boolean' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      status: { type: 'string' },
+      'has-label': { type: 'string' },
+      cursor: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   const [group, command, batchId] = positionals;
-  if (values.help || group !== 'batch' || !command) {
+  if (values.help || (group !== 'batch' && group !== 'predictions') || !command) {
     if (values.help) {
       process.stdout.write(`${USAGE}\n`);
       return EXIT.OK;
@@ -115,6 +191,10 @@ export async function run(argv: string[]): Promise<number> {
     throw new CliError((error as Error).message, EXIT.USAGE);
   }
   try {
+    if (group === 'predictions') {
+      if (command !== 'export') throw new CliError(`unknown command predictions ${command}\n\n${USAGE}`, EXIT.USAGE);
+      return await exportPredictions(client, values);
+    }
     if (command === 'submit') return await submit(client, values);
     if (!batchId) throw new CliError(`${command} needs a BATCH_ID\n\n${USAGE}`, EXIT.USAGE);
     switch (command) {

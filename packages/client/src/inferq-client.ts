@@ -1,5 +1,6 @@
 import { isFinishedStatus, type BulkItem, type FinishedJob, type JobRequest, type JobView, type SubmittedJob } from './api-types.ts';
 import { BatchesApi } from './batches-api.ts';
+import { PredictionsApi } from './predictions-api.ts';
 import { resolveClientOptions, type InferqClientOptions, type ResolvedClientOptions } from './client-options.ts';
 import { streamEvents, type EventsOptions, type StreamEvent } from './event-stream.ts';
 import { HttpTransport } from './http-transport.ts';
@@ -25,18 +26,21 @@ const jobPath = (jobId: string) => `v1/jobs/${encodeURIComponent(jobId)}`;
 
 /**
  * A typed client for inferq's HTTP API (Node 20+, no dependencies beyond `fetch`). Jobs on the
- * client itself, batch scoring on `client.batches`. Every method throws an `InferqError` subclass
+ * client itself, batch scoring on `client.batches`, the prediction log on `client.predictions`. Every method throws an `InferqError` subclass
  * (client-errors.ts) when the API refuses, or cannot be reached after the retries.
  */
 export class InferqClient {
   readonly options: ResolvedClientOptions;
   readonly batches: BatchesApi;
+  /** The prediction log: export it, and label its predictions. */
+  readonly predictions: PredictionsApi;
   private readonly transport: HttpTransport;
 
   constructor(options: InferqClientOptions = {}) {
     this.options = resolveClientOptions(options);
     this.transport = new HttpTransport(this.options);
     this.batches = new BatchesApi(this.transport);
+    this.predictions = new PredictionsApi(this.transport);
   }
 
   /** `POST /v1/jobs`: queues a job and returns at once with its `job_id`. */

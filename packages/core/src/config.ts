@@ -34,11 +34,17 @@ export const CONFIG_SPEC = {
   maxImageWidth: { env: 'INFERQ_MAX_IMAGE_WIDTH', default: '2048', doc: 'Widest input, in pixels after resizing, for dynamic-width image models; wider lines are cut and the result says so.' },
   maxLongPollSeconds: { env: 'INFERQ_MAX_LONG_POLL_SECONDS', default: '60', doc: 'Longest ?wait= a GET may hold the request.' },
   maxHeldLongPolls: { env: 'INFERQ_MAX_HELD_LONG_POLLS', default: '2000', doc: 'Long-polls one API process holds at once; past it, a ?wait= GET answers at once with the current state and a Retry-After, so memory stays bounded however many clients wait. 0: never hold.' },
+  maxHeldEventStreams: { env: 'INFERQ_MAX_HELD_EVENT_STREAMS', default: '1000', doc: 'Server-Sent Event streams (GET /v1/jobs/{id}/events, /v1/batches/{id}/events) one API process holds at once; past it, a new stream is answered 503 EVENT_STREAMS_FULL with a Retry-After. 0: no streams.' },
+  eventHeartbeatMs: { env: 'INFERQ_EVENT_HEARTBEAT_MS', default: '15000', doc: 'How often a held event stream sends a comment line (heartbeat) when nothing else happened, so proxies keep it open; the state is re-read from Redis at the same time.' },
   jobAttempts: { env: 'INFERQ_JOB_ATTEMPTS', default: '3', doc: 'Attempts per job for infrastructure failures (a crashed worker, a failed session); bad input fails at once.' },
   lockDurationMs: { env: 'INFERQ_LOCK_DURATION_MS', default: '30000', doc: 'Job lock time; a worker that stops renewing it (killed) loses its jobs to others after this long.' },
   stalledIntervalMs: { env: 'INFERQ_STALLED_INTERVAL_MS', default: '30000', doc: 'How often workers look for jobs whose lock expired.' },
   inferenceThreads: { env: 'INFERQ_INFERENCE_THREADS', default: '1', doc: 'Inference threads per model version in a worker (one onnxruntime session each).' },
-  intraOpThreads: { env: 'INFERQ_INTRA_OP_THREADS', default: '0', doc: 'onnxruntime intra-op threads per session; 0 = (cores - 1) / inference threads, at least 1: one core stays free for the worker\'s own event loop and Redis I/O.' },
+  intraOpThreads: { env: 'INFERQ_INTRA_OP_THREADS', default: '0', doc: 'onnxruntime intra-op threads per session; 0 = cores / inference threads, at least 1: the model gets every core the event loop does not use (see INFERQ_INFERENCE_NICE).' },
+  intraOpSpinning: { env: 'INFERQ_INTRA_OP_SPINNING', default: 'false', doc: 'Whether idle intra-op threads spin-wait for work (onnxruntime session.intra_op.allow_spinning) instead of sleeping; spinning burns the cores the event loop needs between runs.' },
+  intraOpDynamicBlockBase: { env: 'INFERQ_INTRA_OP_DYNAMIC_BLOCK_BASE', default: '0', doc: 'onnxruntime session.dynamic_block_base: cut parallel loops into shrinking blocks so a preempted intra-op thread delays its operator less; 0: the static split.' },
+  imageThreads: { env: 'INFERQ_IMAGE_THREADS', default: '0', doc: 'Threads per image model version that decode, resize and normalise images (libvips works on many images in each); 0 = half the cores, at least 1, at most 4.' },
+  inferenceNice: { env: 'INFERQ_INFERENCE_NICE', default: '10', doc: 'Added to the nice value of inference threads and their intra-op threads (Linux), so the kernel runs the worker\'s event loop first whenever it has work and the model on every core otherwise; 0: same priority as the event loop.' },
   executionProviders: { env: 'INFERQ_EXECUTION_PROVIDERS', default: 'cpu', doc: 'Ordered execution providers, e.g. cuda,cpu; an unavailable one is skipped with a warning.' },
   batchConcurrencyFactor: { env: 'INFERQ_BATCH_CONCURRENCY_FACTOR', default: '2', doc: 'Jobs a worker keeps in flight per model, as a multiple of max_batch_size × inference threads.' },
   shutdownTimeoutMs: { env: 'INFERQ_SHUTDOWN_TIMEOUT_MS', default: '30000', doc: 'On SIGTERM, how long in-flight batches may take before the process exits anyway.' },
@@ -63,6 +69,16 @@ export const CONFIG_SPEC = {
   guardrailMaxP95DeltaMs: { env: 'INFERQ_GUARDRAIL_MAX_P95_DELTA_MS', default: '20', doc: 'Default guardrail: roll a canary back when its p95 inference time exceeds the stable version\'s by more than this.' },
   guardrailMaxErrorRatio: { env: 'INFERQ_GUARDRAIL_MAX_ERROR_RATIO', default: '2', doc: 'Default guardrail: roll a canary back when its error rate exceeds the stable version\'s times this (and INFERQ_GUARDRAIL_MIN_ERROR_RATE).' },
   guardrailMinErrorRate: { env: 'INFERQ_GUARDRAIL_MIN_ERROR_RATE', default: '0.01', doc: 'Default guardrail: error rates at or below this never roll a canary back (so one error against a spotless stable does not).' },
+  predictionLog: { env: 'INFERQ_PREDICTION_LOG', default: 'true', doc: 'Log every finished prediction (jobs, batch rows, shadow runs) to a Redis stream per model, in the same script call as its result; see docs/predictions.md.' },
+  predictionLogMaxLen: { env: 'INFERQ_PREDICTION_LOG_MAX_LEN', default: '1000000', doc: 'Entries each model\'s prediction log keeps at most (trimmed approximately).' },
+  predictionLogRetentionSeconds: { env: 'INFERQ_PREDICTION_LOG_RETENTION_SECONDS', default: '86400', doc: 'How long a logged prediction is kept, and labels are accepted for it.' },
+  predictionLogDir: { env: 'INFERQ_PREDICTION_LOG_DIR', default: '', doc: 'When set, this API process also writes the prediction log as NDJSON files, one per model and hour (and a new part past INFERQ_PREDICTION_LOG_FILE_MAX_BYTES). Set it on one process only.' },
+  predictionLogFileMaxBytes: { env: 'INFERQ_PREDICTION_LOG_FILE_MAX_BYTES', default: '134217728', doc: 'Size at which the file sink starts a new part of the hour\'s file.' },
+  qualityWindow: { env: 'INFERQ_QUALITY_WINDOW', default: '10000', doc: 'Labelled predictions per version that quality (accuracy, precision, recall, log loss, calibration) is measured over.' },
+  driftReferenceSize: { env: 'INFERQ_DRIFT_REFERENCE_SIZE', default: '1000', doc: 'A version\'s first predictions kept as its drift reference (unless its directory has a reference.json); 0: no drift.' },
+  driftWindow: { env: 'INFERQ_DRIFT_WINDOW', default: '1000', doc: 'A version\'s latest predictions each feature\'s drift (PSI) is measured on.' },
+  driftPsiThreshold: { env: 'INFERQ_DRIFT_PSI_THRESHOLD', default: '0.2', doc: 'PSI above which a feature is reported as drifted.' },
+  guardrailMinLabelled: { env: 'INFERQ_GUARDRAIL_MIN_LABELLED', default: '200', doc: 'Default guardrail: labelled predictions each of canary and stable needs (since the policy changed) before their quality is compared.' },
   logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
   logPretty: { env: 'INFERQ_LOG_PRETTY', default: 'false', doc: 'Human-readable logs instead of JSON lines (development).' },
 } as const;
@@ -111,11 +127,17 @@ const configSchema = z.object({
   maxImageWidth: intIn(8, 65536),
   maxLongPollSeconds: intIn(0, 3600),
   maxHeldLongPolls: intIn(0, 1_000_000),
+  maxHeldEventStreams: intIn(0, 1_000_000),
+  eventHeartbeatMs: intIn(100, 3_600_000),
   jobAttempts: intIn(1, 100),
   lockDurationMs: intIn(500, 3_600_000),
   stalledIntervalMs: intIn(500, 3_600_000),
   inferenceThreads: intIn(1, 256),
   intraOpThreads: intIn(0, 256),
+  intraOpSpinning: bool,
+  intraOpDynamicBlockBase: intIn(0, 64),
+  inferenceNice: intIn(0, 19),
+  imageThreads: intIn(0, 64),
   executionProviders: csv.pipe(z.array(z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu'])).min(1)),
   batchConcurrencyFactor: intIn(1, 64),
   shutdownTimeoutMs: intIn(0, 3_600_000),
@@ -143,6 +165,16 @@ const configSchema = z.object({
   guardrailMaxP95DeltaMs: z.coerce.number().min(0).max(3_600_000),
   guardrailMaxErrorRatio: z.coerce.number().min(1).max(1_000_000),
   guardrailMinErrorRate: z.coerce.number().min(0).max(1),
+  predictionLog: bool,
+  predictionLogMaxLen: intIn(1000, 1_000_000_000),
+  predictionLogRetentionSeconds: intIn(60, 31_536_000),
+  predictionLogDir: z.string(),
+  predictionLogFileMaxBytes: intIn(1024, 1_099_511_627_776),
+  qualityWindow: intIn(10, 10_000_000),
+  driftReferenceSize: intIn(0, 1_000_000),
+  driftWindow: intIn(10, 1_000_000),
+  driftPsiThreshold: z.coerce.number().min(0).max(100),
+  guardrailMinLabelled: intIn(1, 10_000_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   logPretty: bool,
 });
@@ -150,6 +182,8 @@ const configSchema = z.object({
 export type Config = z.infer<typeof configSchema> & {
   /** intraOpThreads with 0 resolved against this machine's cores. */
   resolvedIntraOpThreads: number;
+  /** imageThreads with 0 resolved against this machine's cores. */
+  resolvedImageThreads: number;
 };
 
 export class ConfigError extends Error {
@@ -184,8 +218,9 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     ...config,
     modelDir: config.modelDir ? path.resolve(config.modelDir) : BUNDLED_MODEL_DIR,
     dataDir: config.dataDir ? path.resolve(config.dataDir) : CHECKOUT_DATA_DIR,
-    // A session that claims every core is preempted by the worker's own event loop, and each of
-    // its parallel operators then waits for its slowest thread: measured 2× slower runs on 2 cores.
-    resolvedIntraOpThreads: config.intraOpThreads || Math.max(1, Math.floor((cores - 1) / config.inferenceThreads)),
+    // Every core: the inference threads' lower priority (inferenceNice), not a core left idle,
+    // keeps the event loop responsive. bench/thread-policy.ts measures the choice.
+    resolvedIntraOpThreads: config.intraOpThreads || Math.max(1, Math.floor(cores / config.inferenceThreads)),
+    resolvedImageThreads: config.imageThreads || Math.min(4, Math.max(1, Math.floor(cores / 2))),
   };
 }

@@ -43,6 +43,8 @@ export interface JobPayload {
   fallback_version?: string;
   /** A shadow copy of this job runs on this version; the worker logs both answers side by side. */
   shadow_version?: string;
+  /** The client's routing key (sticky routing), kept for the prediction log and label joins. */
+  routing_key?: string;
 }
 
 /**
@@ -66,6 +68,10 @@ export interface ShadowPayload {
   image?: string;
   response: ResponseForm;
   created_at: number;
+  /** The primary's tenant, request id and routing key, for the prediction log. */
+  tenant?: string;
+  request_id?: string;
+  routing_key?: string;
 }
 
 /** A job's `webhook`: the receiver's URL (checked at submit) and the event types it wants. */
@@ -94,6 +100,8 @@ export interface ChunkPayload {
   /** Rows that failed validation, by offset in the chunk: they are reported, never scored. */
   errors?: Record<number, ErrorBody>;
   ttl_ms: number;
+  /** The batch's tenant, for the prediction log. */
+  tenant?: string;
 }
 
 /** A request inside a bundle: the request's own payload and its id (`requestId(bundle, index)`). */
@@ -129,6 +137,17 @@ export interface JobTimings {
   queue_ms: number;
   inference_ms: number;
   total_ms: number;
+  /** A pipeline's stages, in order: each one's requests, from queueing the first to the last one's record. */
+  stages?: StageTiming[];
+}
+
+/** One stage of a pipeline job: the model (and version) its requests ran on, how many, and how long the stage took. */
+export interface StageTiming {
+  stage: string;
+  model: string;
+  version: string;
+  ms: number;
+  requests: number;
 }
 
 /** A finished job as stored under its result key for exactly its TTL, and served by GET. */

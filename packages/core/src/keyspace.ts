@@ -72,6 +72,15 @@ export class Keyspace {
     return `${this.prefix}:jobs-finished`;
   }
 
+  /**
+   * Published when something moves short of its end (see progress-message.ts): a bundle a worker
+   * took (every request in it is running) or a batch that recorded a chunk or closed its ingest.
+   * Only API processes holding event streams subscribe.
+   */
+  progressChannel(): string {
+    return `${this.prefix}:progress`;
+  }
+
   /** The BullMQ queue of webhook deliveries: one queue for every model, apart from inference. */
   webhookQueue(): string {
     return 'webhooks';
@@ -130,6 +139,41 @@ export class Keyspace {
   /** List of a model's recent primary/shadow comparisons, newest first, capped. */
   shadowLog(model: string): string {
     return `${this.prefix}:shadow-log:${model}`;
+  }
+
+  /** A model's prediction log (stream; one field `r`, a PredictionRecord as JSON), bounded by length and age. */
+  predictions(model: string): string {
+    return `${this.prefix}:predictions:${model}`;
+  }
+
+  /** Hash of one hour's (by id time) logged predictions: prediction id → "<stream id> <tenant>", for labels. */
+  predictionIndex(model: string, hourBucket: number): string {
+    return `${this.prefix}:prediction-index:${model}:${hourBucket}`;
+  }
+
+  /** Sorted set (lex) of one hour's predictions by routing key: "<routing key>\0<stream id>\0<prediction id>". */
+  predictionKeys(model: string, hourBucket: number): string {
+    return `${this.prefix}:prediction-keys:${model}:${hourBucket}`;
+  }
+
+  /** Hash of the labels given to one hour's (by id time) predictions: prediction id → {label, labeled_at} JSON. */
+  labels(model: string, hourBucket: number): string {
+    return `${this.prefix}:labels:${model}:${hourBucket}`;
+  }
+
+  /** List of a version's labelled outcomes, newest first, capped: the sliding window quality is measured over. */
+  qualityOutcomes(model: string, version: string): string {
+    return `${this.prefix}:quality:${model}:${version}`;
+  }
+
+  /** List of a version's first predictions' feature rows (JSON arrays): its drift reference. */
+  driftReference(model: string, version: string): string {
+    return `${this.prefix}:drift-reference:${model}:${version}`;
+  }
+
+  /** List of a version's latest predictions' feature rows, newest first, capped: what drift is judged on. */
+  driftRecent(model: string, version: string): string {
+    return `${this.prefix}:drift-recent:${model}:${version}`;
   }
 
   /** Versions being unloaded (set of version names): no new traffic, workers drain then drop them. */

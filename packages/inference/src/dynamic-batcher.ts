@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { type InferencePool, RunFailedError } from './inference-pool.ts';
-import { concatRows, splitRows, type RawTensor } from './tensor-codec.ts';
+import { concatRows, splitRows, TensorDecodeError, type BatchPart, type RawTensor } from './tensor-codec.ts';
 
 export interface DynamicBatcherOptions {
   /** Most rows in one `session.run`. A single item with more rows still runs, alone. */
@@ -24,7 +24,7 @@ export interface BatchItemOutcome {
 }
 
 interface Item {
-  feeds: Record<string, RawTensor>;
+  feeds: Record<string, BatchPart>;
   rows: number;
   key: string;
   enqueuedAt: number;
@@ -55,7 +55,7 @@ export class DynamicBatcher {
    * Queues one job's rows. Only items with the same `key` share a batch: tensors of different
    * shapes, or images from different width buckets.
    */
-  submit(feeds: Record<string, RawTensor>, rows: number, key = ''): Promise<BatchItemOutcome> {
+  submit(feeds: Record<string, BatchPart>, rows: number, key = ''): Promise<BatchItemOutcome> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ feeds, rows, key, enqueuedAt: performance.now(), resolve, reject });
       this.waitingRows += rows;
@@ -143,9 +143,9 @@ export class DynamicBatcher {
     const rowCounts = batch.map((i) => i.rows);
     const batchRows = rowCounts.reduce((a, b) => a + b, 0);
     const names = Object.keys((batch[0] as Item).feeds);
-    const feeds: Record<string, RawTensor> = {};
-    for (const name of names) feeds[name] = concatRows(batch.map((i) => i.feeds[name] as RawTensor), this.options.padValue ?? 0);
     try {
+      const feeds: Record<string, RawTensor> = {};
+      for (const name of names) feeds[name] = this.concat(batch, name);
       const { outputs, inferenceMs } = await (dispatched ? this.pool.run(feeds) : this.runWhenIdle(feeds));
       this.options.onRun?.(batchRows, inferenceMs);
       const perItem = Object.entries(outputs).map(([name, tensor]) => [name, splitRows(tensor, rowCounts)] as const);
@@ -162,6 +162,16 @@ export class DynamicBatcher {
       }
       const middle = Math.ceil(batch.length / 2);
       await Promise.all([this.runIsolating(batch.slice(0, middle)), this.runIsolating(batch.slice(middle))]);
+    }
+  }
+
+  /** One input of the batch in one buffer; an item whose bytes do not decode fails alone, as a model rejection does. */
+  private concat(batch: Item[], name: string): RawTensor {
+    try {
+      return concatRows(batch.map((i) => i.feeds[name] as BatchPart), this.options.padValue ?? 0);
+    } catch (error) {
+      if (error instanceof TensorDecodeError) throw new RunFailedError(`input ${name}: ${error.message}`);
+      throw error;
     }
   }
 

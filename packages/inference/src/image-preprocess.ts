@@ -64,7 +64,8 @@ export interface PreprocessedImage {
 
 /**
  * Decodes an image into the model's input tensor, as the manifest's `preprocess` says
- * (see manifest.ts). Decoding and resizing run in libvips' own threads, off the event loop.
+ * (see manifest.ts). Decoding and resizing run in libvips' threads; the normalisation loop runs
+ * on the calling thread, which in a worker is an image thread (image-preprocess-pool.ts).
  */
 export async function preprocessImage(bytes: Uint8Array, spec: ImagePreprocess, limits: ImageLimits): Promise<PreprocessedImage> {
   const info = await probeImage(bytes, limits);
@@ -92,12 +93,31 @@ export async function preprocessImage(bytes: Uint8Array, spec: ImagePreprocess, 
       .removeAlpha()
       .toColourspace('srgb')
       .resize(resizedWidth, height, { fit: 'fill', kernel: 'linear' });
-    if (resizedWidth > canvasWidth) pipeline = sharp(await pipeline.toBuffer()).extract({ left: 0, top: 0, width: canvasWidth, height });
+    // An extract after resize cuts the resized image, in the same pass (no re-encoded intermediate).
+    if (resizedWidth > canvasWidth) pipeline = pipeline.extract({ left: 0, top: 0, width: canvasWidth, height });
     pixels = await pipeline.raw().toBuffer();
   } catch (error) {
     throw new InferqError('IMAGE_INVALID', `the image could not be decoded: ${(error as Error).message}`);
   }
   const width = Math.min(resizedWidth, canvasWidth);
+  const data = normalisedChw(pixels, width, height, canvasWidth, spec);
+  return { tensor: { type: 'float32', dims: [1, 3, height, canvasWidth], data }, notes };
+}
+
+/** What normalisation needs from a manifest's `preprocess`, whichever its kind. */
+export interface Normalisation {
+  channel_order: 'rgb' | 'bgr';
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+  pad_value: number;
+}
+
+/**
+ * Interleaved 8-bit pixels (`width` × `height`, 1 to 4 channels) → 3 planes of `canvasWidth` ×
+ * `height` floats in `channel_order`, each `(x / 255 - mean) / std`; columns past `width` hold
+ * `pad_value`.
+ */
+export function normalisedChw(pixels: Uint8Array, width: number, height: number, canvasWidth: number, spec: Normalisation): Float32Array {
   const channels = pixels.length / (width * height);
   const plane = height * canvasWidth;
   const data = new Float32Array(3 * plane).fill(spec.pad_value);
@@ -114,7 +134,7 @@ export async function preprocessImage(bytes: Uint8Array, spec: ImagePreprocess, 
       for (let x = 0; x < width; x++) data[rowOut + x] = (pixels[rowIn + x * channels + source] as number) * k - b;
     }
   }
-  return { tensor: { type: 'float32', dims: [1, 3, height, canvasWidth], data }, notes };
+  return data;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ThreadInit, ThreadMessage } from './inference-protocol.ts';
 import type { RawTensor } from './tensor-codec.ts';
+import type { ThreadPolicy } from './thread-policy.ts';
 
 /** The model rejected this input (`session.run` threw): retrying the same input will not help. */
 export class RunFailedError extends Error {
@@ -16,8 +17,8 @@ export interface InferencePoolOptions {
   modelPath: string;
   /** Threads, each with its own session. Default: 1. */
   threads?: number;
-  /** onnxruntime intra-op threads per session. Default: 1. */
-  intraOpThreads?: number;
+  /** How each session uses the cores. Default: one intra-op thread, no spinning, priority unchanged. */
+  policy?: ThreadPolicy;
   /** Tried in order per thread. Default: ['cpu']. */
   executionProviders?: string[];
   warmupFeeds: Record<string, RawTensor>;
@@ -108,7 +109,7 @@ export class InferencePool {
     const init: ThreadInit = {
       entry: THREAD_MODULE,
       modelPath: this.options.modelPath,
-      intraOpThreads: this.options.intraOpThreads ?? 1,
+      policy: this.options.policy ?? { intraOpThreads: 1 },
       executionProviders: this.options.executionProviders ?? ['cpu'],
       warmupFeeds: this.options.warmupFeeds,
     };

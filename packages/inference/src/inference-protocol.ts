@@ -1,10 +1,11 @@
 import type { RawTensor } from './tensor-codec.ts';
+import type { ThreadPolicy } from './thread-policy.ts';
 
 /** What an inference thread is started with. */
 export interface ThreadInit {
   entry: string;
   modelPath: string;
-  intraOpThreads: number;
+  policy: ThreadPolicy;
   /** Tried in order; the first that creates a session wins. */
   executionProviders: string[];
   /** One input per model input, batch dimension 1, run once before the thread reports ready. */

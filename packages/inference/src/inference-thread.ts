@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { ThreadInit, ThreadMessage, ThreadRequest } from './inference-protocol.ts';
 import type { OrtType, RawTensor, TypedArray } from './tensor-codec.ts';
+import { lowerThisThreadPriority, sessionThreadOptions } from './thread-policy.ts';
 
 // session.run blocks its thread for the whole inference; here that is this thread, not the
 // worker's event loop, so lock renewal and Redis I/O keep flowing while models run.
@@ -34,18 +35,18 @@ function fromOrt(results: ort.InferenceSession.OnnxValueMapType): { outputs: Rec
 
 async function createSession(): Promise<{ session: ort.InferenceSession; provider: string; warnings: string[] }> {
   const warnings: string[] = [];
+  // Before the session exists, so that its intra-op threads are born with this priority.
+  const priorityWarning = lowerThisThreadPriority(init.policy.niceIncrement ?? 0);
+  if (priorityWarning) warnings.push(priorityWarning);
   for (const provider of init.executionProviders) {
     try {
       const session = await ort.InferenceSession.create(init.modelPath, {
         executionProviders: [provider],
-        intraOpNumThreads: init.intraOpThreads,
-        interOpNumThreads: 1,
+        ...sessionThreadOptions(init.policy),
         graphOptimizationLevel: 'all',
         // Run failures come back to the worker, which logs them as structured lines; onnxruntime's
         // own stderr copy of each one would only be noise.
         logSeverityLevel: 4,
-        // Spinning intra-op threads burn the cores the worker's own event loop needs between runs.
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
       });
       return { session, provider, warnings };
     } catch (error) {

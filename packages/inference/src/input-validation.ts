@@ -2,7 +2,7 @@ import { InferqError } from '@inferq/core/errors';
 import type { ResponseForm } from '@inferq/core/job-types';
 import { elementCount, type QueuedTensor, type TensorDatatype, type WireTensor } from '@inferq/core/tensor';
 import type { ModelManifest, TensorSpec } from './manifest.ts';
-import { unpackTensor, type RawTensor } from './tensor-codec.ts';
+import { deferTensor, type BatchPart } from './tensor-codec.ts';
 
 /** An input tensor as a client sends it: KServe V2, data flat (row-major) or nested. */
 export interface RequestTensor {
@@ -282,8 +282,8 @@ function tooManyRows(rows: number, maxRows: number): InferqError {
 }
 
 export interface QueuedInput {
-  /** Per input, the tensor onnxruntime takes. */
-  feeds: Record<string, RawTensor>;
+  /** Per input, the tensor onnxruntime takes; packed bytes stay packed until the batch is built. */
+  feeds: Record<string, BatchPart>;
   rows: number;
   /** Jobs whose tensors differ in shape beyond the first dimension cannot share a batch. */
   batchKey: string;
@@ -301,10 +301,10 @@ export function unpackQueuedInputs(manifest: ModelManifest, inputs: QueuedTensor
   const rows = matched[0]?.tensor.shape[0] ?? 0;
   if (matched.some(({ tensor }) => tensor.shape[0] !== rows)) throw new InferqError('INPUT_SHAPE_MISMATCH', 'every input needs the same first (row) dimension');
   if (rows > maxRows) throw tooManyRows(rows, maxRows);
-  const feeds: Record<string, RawTensor> = {};
+  const feeds: Record<string, BatchPart> = {};
   for (const { spec, tensor } of matched) {
     try {
-      feeds[spec.name] = unpackTensor(tensor);
+      feeds[spec.name] = deferTensor(tensor);
     } catch (error) {
       throw new InferqError('INPUT_SHAPE_MISMATCH', (error as Error).message, { details: { input: spec.name } });
     }

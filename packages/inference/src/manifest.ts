@@ -48,6 +48,22 @@ const postprocessSchema = z.discriminatedUnion('kind', [
     blank: z.number().int().min(0).default(0),
     space_char: z.boolean().default(true),
   }),
+  /**
+   * Text detection (DB, "Differentiable Binarization"): `output` [N, 1, H, W] is a probability map
+   * of text; pixels above `threshold` form regions, each region's minimum-area rectangle is kept
+   * when its mean probability reaches `box_threshold` and its short side `min_size` pixels, then
+   * grown by `unclip_ratio` (offset by area × ratio / perimeter) → `{boxes, width, height}` in the
+   * page's own pixels, in reading order (see db-postprocess.ts).
+   */
+  z.object({
+    kind: z.literal('db'),
+    output: z.string().min(1),
+    threshold: z.number().min(0).max(1).default(0.3),
+    box_threshold: z.number().min(0).max(1).default(0.6),
+    unclip_ratio: z.number().min(0).max(10).default(1.5),
+    min_size: z.number().min(0).default(3),
+    max_candidates: z.number().int().min(1).default(1000),
+  }),
 ]);
 export type Postprocess = z.infer<typeof postprocessSchema>;
 
@@ -72,6 +88,25 @@ const imagePreprocessSchema = z.object({
   pad_value: z.number().default(0),
 });
 export type ImagePreprocess = z.infer<typeof imagePreprocessSchema>;
+
+/**
+ * Turns a whole page (text detection) into `input`, an [N, 3, H, W] float tensor: decoded, made
+ * 3-channel in `channel_order`, shrunk so its longer side is at most `max_side` (never enlarged),
+ * then each side rounded to a multiple of `multiple_of` (the network downsamples by that much),
+ * scaled by 1/255 and normalised by `mean` and `std`, CHW. Pages share a batch only with pages
+ * of the same tensor size.
+ */
+const pagePreprocessSchema = z.object({
+  kind: z.literal('page'),
+  input: z.string().min(1),
+  max_side: z.number().int().min(32).max(8192).default(960),
+  multiple_of: z.number().int().min(1).max(256).default(32),
+  channel_order: z.enum(['rgb', 'bgr']).default('rgb'),
+  mean: z.tuple([z.number(), z.number(), z.number()]).default([0, 0, 0]),
+  std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).default([1, 1, 1]),
+  pad_value: z.number().default(0),
+});
+export type PagePreprocess = z.infer<typeof pagePreprocessSchema>;
 
 export const manifestSchema = z
   .object({
@@ -100,7 +135,7 @@ export const manifestSchema = z
       })
       .optional(),
     labels: z.array(z.string()).optional(),
-    preprocess: imagePreprocessSchema.optional(),
+    preprocess: z.discriminatedUnion('kind', [imagePreprocessSchema, pagePreprocessSchema]).optional(),
     postprocess: postprocessSchema.optional(),
     /** Most rows one `session.run` takes. */
     max_batch_size: z.number().int().min(1).max(65536).default(32),
@@ -108,6 +143,19 @@ export const manifestSchema = z
     max_queue_depth: z.number().int().min(1).optional(),
     /** Longest the oldest queued row waits for neighbours before its batch runs anyway. */
     max_wait_ms: z.number().min(0).max(10_000).default(5),
+    /**
+     * What the prediction log keeps of this model's requests (docs/predictions.md): `store_inputs`
+     * keeps tensors and images themselves (default: a sha256 digest and size; tabular features
+     * are always kept as values), `sample_rate` logs that share of predictions, and
+     * `positive_label` names the class precision and recall are measured for (default: labels[1]).
+     */
+    prediction_log: z
+      .strictObject({
+        store_inputs: z.boolean().default(false),
+        sample_rate: z.number().min(0).max(1).default(1),
+        positive_label: z.string().optional(),
+      })
+      .default({ store_inputs: false, sample_rate: 1 }),
   })
   .superRefine((m, ctx) => {
     for (const [side, specs] of [['inputs', m.inputs], ['outputs', m.outputs]] as const) {
@@ -153,6 +201,9 @@ export const manifestSchema = z
     }
     if (m.postprocess && !m.outputs.some((o) => o.name === m.postprocess?.output)) {
       ctx.addIssue({ code: 'custom', message: `postprocess.output ${m.postprocess.output} is not an output`, path: ['postprocess'] });
+    }
+    if (m.prediction_log.positive_label !== undefined && !m.labels?.includes(m.prediction_log.positive_label)) {
+      ctx.addIssue({ code: 'custom', message: `prediction_log.positive_label ${m.prediction_log.positive_label} is not one of labels`, path: ['prediction_log', 'positive_label'] });
     }
     if (m.postprocess?.kind === 'binary-threshold' && m.labels && m.labels.length !== 2) {
       ctx.addIssue({ code: 'custom', message: 'binary-threshold needs exactly two labels', path: ['labels'] });

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveFileRef } from './file-ref.ts';
 import { manifestSchema, MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN, type ModelManifest } from './manifest.ts';
+import { pipelineManifestSchema, pipelineModelManifest, type PipelineManifest } from './pipeline-manifest.ts';
 
 /** `unloaded`: an operator unloaded it (DELETE /v1/models/{name}/versions/{version}); it takes no jobs again. */
 export type VersionState = 'available' | 'refused' | 'unloaded';
@@ -18,6 +20,11 @@ export interface ModelVersionEntry {
   /** `refused`: bad manifest, missing artifact or sha256 mismatch; it never takes jobs. */
   state: VersionState;
   reason: string | undefined;
+  /**
+   * Set when the directory holds a `pipeline.json` instead of a model: its stages run as requests
+   * on other models' queues. `manifest` is then what the API checks its requests against.
+   */
+  pipeline?: PipelineManifest;
 }
 
 export interface ModelEntry {
@@ -65,6 +72,8 @@ export async function checkVersion(name: string, version: string, dir: string, v
   const refused = (reason: string, manifest?: ModelManifest, artifactPath?: string): ModelVersionEntry => ({
     name, version, dir, manifest, artifactPath, state: 'refused', reason,
   });
+  const pipelineFile = path.join(dir, 'pipeline.json');
+  if (!existsSync(path.join(dir, 'model.json')) && existsSync(pipelineFile)) return checkPipeline(name, version, dir, pipelineFile);
   let manifest: ModelManifest;
   try {
     const parsed = manifestSchema.safeParse(JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')));
@@ -100,6 +109,28 @@ export async function checkVersion(name: string, version: string, dir: string, v
     }
   }
   return { name, version, dir, manifest, artifactPath, state: 'available', reason: undefined };
+}
+
+/** A pipeline version: its `pipeline.json` parsed; the models its stages name are checked where it runs. */
+async function checkPipeline(name: string, version: string, dir: string, file: string): Promise<ModelVersionEntry> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    return { name, version, dir, manifest: undefined, artifactPath: undefined, state: 'refused', reason: `pipeline.json could not be read: ${(error as Error).message}` };
+  }
+  let parsed;
+  try {
+    parsed = pipelineManifestSchema.safeParse(JSON.parse(text));
+  } catch (error) {
+    return { name, version, dir, manifest: undefined, artifactPath: file, state: 'refused', reason: `pipeline.json is not JSON: ${(error as Error).message}` };
+  }
+  if (!parsed.success) {
+    const reason = `pipeline.json is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+    return { name, version, dir, manifest: undefined, artifactPath: file, state: 'refused', reason };
+  }
+  const sha256 = createHash('sha256').update(text).digest('hex');
+  return { name, version, dir, manifest: pipelineModelManifest(parsed.data, sha256), artifactPath: file, state: 'available', reason: undefined, pipeline: parsed.data };
 }
 
 /** Directories, following symlinks: a repository often links models kept elsewhere. */

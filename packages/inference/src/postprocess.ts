@@ -3,6 +3,7 @@ import { InferqError } from '@inferq/core/errors';
 import type { ResponseForm } from '@inferq/core/job-types';
 import { resolveFileRef } from './file-ref.ts';
 import type { ModelManifest, Postprocess } from './manifest.ts';
+import { detectBoxes } from './db-postprocess.ts';
 import { toWire, type RawTensor } from './tensor-codec.ts';
 
 export type Prediction = Record<string, unknown>;
@@ -68,7 +69,7 @@ export class ResultBuilder {
   build(form: ResponseForm, outputs: Record<string, RawTensor>, options: { includeOutputs?: boolean; notes?: ItemNotes } = {}): unknown {
     if (form === 'outputs') return { outputs: this.wireOutputs(outputs) };
     const rows = Object.values(outputs)[0]?.dims[0] ?? 0;
-    const predictions = Array.from({ length: rows }, (_, row) => ({ ...this.predictRow(outputs, row), ...options.notes }));
+    const predictions = Array.from({ length: rows }, (_, row) => ({ ...this.predictRow(outputs, row, options.notes), ...options.notes }));
     const result: Record<string, unknown> = form === 'prediction' ? { ...predictions[0] } : { predictions };
     if (options.includeOutputs) result.outputs = this.wireOutputs(outputs);
     return result;
@@ -81,7 +82,7 @@ export class ResultBuilder {
     return names.map((name) => toWire(name, outputs[name] as RawTensor));
   }
 
-  private predictRow(outputs: Record<string, RawTensor>, row: number): Prediction {
+  private predictRow(outputs: Record<string, RawTensor>, row: number, notes: ItemNotes | undefined): Prediction {
     const post = this.manifest.postprocess;
     if (!post) {
       const prediction: Prediction = {};
@@ -102,6 +103,19 @@ export class ResultBuilder {
         return this.argmax(Array.from(rowSlice(output, row), (value) => finite(value, post.output, row)), post.softmax);
       case 'ctc-greedy':
         return this.ctcGreedy(output, row, post);
+      case 'db': {
+        const [, , mapHeight = 0, mapWidth = 0] = output.dims;
+        // The page's own size comes from its preprocessing; without it, boxes stay in map pixels.
+        const page = { width: Number(notes?.width ?? mapWidth), height: Number(notes?.height ?? mapHeight) };
+        const boxes = detectBoxes(rowSlice(output, row), mapWidth, mapHeight, page, {
+          threshold: post.threshold,
+          boxThreshold: post.box_threshold,
+          unclipRatio: post.unclip_ratio,
+          minSize: post.min_size,
+          maxCandidates: post.max_candidates,
+        });
+        return { boxes, ...page };
+      }
     }
   }
 

@@ -79,26 +79,88 @@ const LITTLE_ENDIAN = os.endianness() === 'LE';
 
 /** Packs a tensor for the queue: its values as they will be fed to onnxruntime, as raw bytes. */
 export function packTensor(tensor: WireTensor): PackedTensor {
-  if (!LITTLE_ENDIAN) throw new Error('inferq packs tensors as little-endian bytes and cannot run on a big-endian machine');
+  assertLittleEndian();
   const { data } = fromWire(tensor);
   return { name: tensor.name, datatype: tensor.datatype, shape: tensor.shape, bytes: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') };
 }
 
-/** A queued tensor as onnxruntime takes it, packed or not; throws when its size does not match its shape. */
-export function unpackTensor(tensor: QueuedTensor): RawTensor {
-  if (!('bytes' in tensor)) return fromWire(tensor);
+/**
+ * A queued tensor whose packed bytes are not decoded yet: concatRows decodes them straight into
+ * the batch's input buffer, so a job's tensor is never held in a buffer of its own on the way.
+ */
+export interface DeferredTensor {
+  type: OrtType;
+  dims: number[];
+  /** The packed little-endian bytes, base64, as queued. */
+  base64: string;
+  byteLength: number;
+}
+
+/** One job's share of a batch input: decoded already (images, JSON values) or still packed. */
+export type BatchPart = RawTensor | DeferredTensor;
+
+/** The bytes of a packed tensor could not be decoded (not base64): that job's input is bad. */
+export class TensorDecodeError extends Error {
+  override name = 'TensorDecodeError';
+}
+
+function assertLittleEndian(): void {
   if (!LITTLE_ENDIAN) throw new Error('inferq packs tensors as little-endian bytes and cannot run on a big-endian machine');
+}
+
+/**
+ * A queued tensor, checked against its shape (throws when its size does not match) but left
+ * packed: its bytes are decoded once, where the batch needs them (concatRows, decodeInto).
+ */
+export function deferTensor(tensor: QueuedTensor): BatchPart {
+  if (!('bytes' in tensor)) return fromWire(tensor);
+  assertLittleEndian();
   const type = ORT_TYPE[tensor.datatype];
-  const length = elementCount(tensor.shape);
-  const data = allocate(type, length);
-  const bytes = Buffer.from(tensor.bytes, 'base64');
-  if (bytes.byteLength !== data.byteLength) {
-    throw new Error(`tensor ${tensor.name}: ${bytes.byteLength} bytes for shape [${tensor.shape.join(',')}] of ${tensor.datatype} (${data.byteLength} expected)`);
+  const expected = elementCount(tensor.shape) * BYTES_PER_ELEMENT[type];
+  // From the string's length and padding, without decoding it.
+  const byteLength = Buffer.byteLength(tensor.bytes, 'base64');
+  if (byteLength !== expected) {
+    throw new Error(`tensor ${tensor.name}: ${byteLength} bytes for shape [${tensor.shape.join(',')}] of ${tensor.datatype} (${expected} expected)`);
   }
-  // Copied into a buffer of its own: Buffer.from may return a view into a shared pool, which
-  // could neither be transferred to an inference thread nor be aligned for the type.
-  new Uint8Array(data.buffer).set(bytes);
-  return { type, dims: tensor.shape, data };
+  return { type, dims: tensor.shape, base64: tensor.bytes, byteLength };
+}
+
+/** A queued tensor as onnxruntime takes it, packed or not, in a buffer of its own; throws when its size does not match its shape. */
+export function unpackTensor(tensor: QueuedTensor): RawTensor {
+  return materialize(deferTensor(tensor));
+}
+
+/** The part as a tensor: a deferred one decoded into a buffer of its own (transferable, aligned). */
+export function materialize(part: BatchPart): RawTensor {
+  if (!('base64' in part)) return part;
+  const data = allocate(part.type, part.byteLength / BYTES_PER_ELEMENT[part.type]);
+  decodeInto(part, data, 0);
+  return { type: part.type, dims: part.dims, data };
+}
+
+/** Decodes a deferred tensor's bytes into `out`, starting at element `offset`. */
+function decodeInto(part: DeferredTensor, out: TypedArray, offset: number): void {
+  const target = Buffer.from(out.buffer, out.byteOffset + offset * out.BYTES_PER_ELEMENT, part.byteLength);
+  // Buffer#write decodes base64 in place: no intermediate buffer. A short count means bytes that are not base64.
+  const written = target.write(part.base64, 'base64');
+  if (written !== part.byteLength) throw new TensorDecodeError(`tensor bytes are not valid base64 (${written} of ${part.byteLength} bytes decoded)`);
+}
+
+const BYTES_PER_ELEMENT: Record<OrtType, number> = {
+  float32: 4,
+  float64: 8,
+  int8: 1,
+  int16: 2,
+  int32: 4,
+  int64: 8,
+  uint8: 1,
+  uint16: 2,
+  uint32: 4,
+  bool: 1,
+};
+
+function rowsOf(part: BatchPart): number {
+  return part.dims[0] ?? 0;
 }
 
 export function toWire(name: string, tensor: RawTensor): WireTensor {
@@ -108,32 +170,34 @@ export function toWire(name: string, tensor: RawTensor): WireTensor {
 }
 
 /**
- * Joins tensors along the first (row) dimension: the batch one `session.run` takes. Parts whose
- * other dimensions differ (images of different widths) are padded with `padValue` up to the
- * largest size along each dimension, at the end of that dimension.
+ * Joins tensors along the first (row) dimension: the batch one `session.run` takes. Packed parts
+ * are decoded straight into the batch's buffer. Parts whose other dimensions differ (images of
+ * different widths) are padded with `padValue` up to the largest size along each dimension, at
+ * the end of that dimension. A single decoded part is returned as it is (no copy).
  */
-export function concatRows(parts: readonly RawTensor[], padValue = 0): RawTensor {
+export function concatRows(parts: readonly BatchPart[], padValue = 0): RawTensor {
   const first = parts[0];
   if (!first) throw new Error('concatRows needs at least one tensor');
-  if (parts.length === 1) return first;
+  if (parts.length === 1) return materialize(first);
   const inner = first.dims.slice(1).map((_, axis) => Math.max(...parts.map((p) => p.dims[axis + 1] ?? 0)));
-  const rows = parts.reduce((n, p) => n + (p.dims[0] ?? 0), 0);
+  const rows = parts.reduce((n, p) => n + rowsOf(p), 0);
   const rowSize = inner.reduce((a, b) => a * b, 1);
   const data = allocate(first.type, rows * rowSize);
   const ragged = parts.some((p) => p.dims.some((d, axis) => axis > 0 && d !== inner[axis - 1]));
   if (!ragged) {
     let offset = 0;
     for (const part of parts) {
-      (data as Float32Array).set(part.data as Float32Array, offset);
-      offset += part.data.length;
+      if ('base64' in part) decodeInto(part, data, offset);
+      else (data as Float32Array).set(part.data as Float32Array, offset);
+      offset += rowsOf(part) * rowSize;
     }
     return { type: first.type, dims: [rows, ...inner], data };
   }
   if (padValue !== 0) (data as Float32Array).fill(padValue);
   let rowOffset = 0;
   for (const part of parts) {
-    copyPadded(part, data, inner, rowOffset * rowSize);
-    rowOffset += part.dims[0] ?? 0;
+    copyPadded(materialize(part), data, inner, rowOffset * rowSize);
+    rowOffset += rowsOf(part);
   }
   return { type: first.type, dims: [rows, ...inner], data };
 }
@@ -159,7 +223,10 @@ function copyPadded(part: RawTensor, out: TypedArray, inner: number[], outOffset
   }
 }
 
-/** The inverse of concatRows: one output tensor cut back into each job's rows. */
+/**
+ * The inverse of concatRows: one output tensor cut back into each job's rows, as views of the
+ * output's buffer (no copy): results are only read, then encoded for Redis.
+ */
 export function splitRows(tensor: RawTensor, rowCounts: readonly number[]): RawTensor[] {
   const totalRows = tensor.dims[0] ?? 0;
   const perRow = totalRows === 0 ? 0 : tensor.data.length / totalRows;

@@ -2,13 +2,18 @@ import type { ParsedJobId } from '@inferq/core/job-id';
 import type { BundledRequest, BundlePayload, FinishedJobRecord } from '@inferq/core/job-types';
 import type { Keyspace } from '@inferq/core/keyspace';
 import { NamedCommand } from '@inferq/core/named-command';
+import { encodeProgress } from '@inferq/core/progress-message';
+import { LOG_PREDICTIONS_LUA, PredictionLogArgs, type PredictionLogEntry, type PredictionLogLimits } from '@inferq/core/prediction-log-script';
 import type { Redis } from '@inferq/core/redis-connection';
 import { finishedRecordCodec } from './job-codecs.ts';
 
 /**
  * Stores finished records, each only if the job has none yet (SET NX: a cancel, or an earlier
- * attempt of a retried bundle, wins), and publishes the stored ones, records included, in one
- * message. KEYS: result keys; ARGV: channel, then (id, ttl ms, record) per key. Returns 1/0 per key.
+ * attempt of a retried bundle, wins), publishes the stored ones, records included, in one
+ * message, and appends the stored ones' predictions to the prediction log (so a record dropped
+ * for a cancel's is never logged twice). KEYS: result keys, then the log's keys; ARGV: channel,
+ * result count, then (id, ttl ms, record) per result key, then the log section
+ * (PredictionLogArgs, entries owned by their result's position). Returns 1/0 per result key.
  * Flagged allow-oom: an accepted job's outcome is stored even when Redis is at maxmemory (the API
  * admits no new job then, so what this adds is bounded by the work already accepted, and each
  * finished bundle frees its payload), rather than lost.
@@ -16,10 +21,12 @@ import { finishedRecordCodec } from './job-codecs.ts';
 const WRITE_FINISHED = new NamedCommand(
   'inferqWriteFinished',
   `#!lua flags=allow-oom
+${LOG_PREDICTIONS_LUA}
 local lines = {}
 local written = {}
-for i = 1, #KEYS do
-  local at = 2 + (i - 1) * 3
+local n = tonumber(ARGV[2])
+for i = 1, n do
+  local at = 3 + (i - 1) * 3
   if redis.call('SET', KEYS[i], ARGV[at + 2], 'PX', ARGV[at + 1], 'NX') then
     written[i] = 1
     lines[#lines + 1] = ARGV[at] .. '\\t' .. ARGV[at + 2]
@@ -28,6 +35,7 @@ for i = 1, #KEYS do
   end
 end
 if #lines > 0 then redis.call('PUBLISH', ARGV[1], table.concat(lines, '\\n')) end
+logPredictions(3 + n * 3, written)
 return written`,
 );
 
@@ -83,10 +91,11 @@ export interface PendingRequest {
 
 export type RequestState = { finished: FinishedJobRecord } | { pending: PendingRequest } | undefined;
 
-/** A finished record to store, and for how long. */
+/** A finished record to store, and for how long; `log`: its prediction log entry, appended only if the record is stored. */
 export interface FinishedWrite {
   record: FinishedJobRecord;
   ttlMs: number;
+  log?: PredictionLogEntry | undefined;
 }
 
 /**
@@ -99,6 +108,8 @@ export class JobStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keyspace,
+    /** Bounds of the prediction log; absent: nothing is logged (INFERQ_PREDICTION_LOG=false). */
+    private readonly predictionLog?: PredictionLogLimits,
   ) {
     for (const command of [WRITE_FINISHED, COUNT_IN, COUNT_OUT, QUEUE_DEPTH]) command.define(redis);
   }
@@ -165,10 +176,14 @@ export class JobStore {
    */
   async writeFinished(writes: readonly FinishedWrite[]): Promise<boolean[]> {
     if (writes.length === 0) return [];
-    const args: (string | number)[] = [writes.length];
+    const log = this.predictionLog ? new PredictionLogArgs(this.keys, this.predictionLog, writes.length) : undefined;
+    if (log) for (const [i, w] of writes.entries()) if (w.log) log.add(w.log, i + 1);
+    const logKeys = log?.keys ?? [];
+    const args: (string | number)[] = [writes.length + logKeys.length];
     for (const w of writes) args.push(this.keys.result(w.record.job_id));
-    args.push(this.keys.jobsFinishedChannel());
+    args.push(...logKeys, this.keys.jobsFinishedChannel(), writes.length);
     for (const w of writes) args.push(w.record.job_id, Math.max(1, Math.round(w.ttlMs)), finishedRecordCodec.encode(w.record));
+    args.push(...(log?.args() ?? [0]));
     const written = (await WRITE_FINISHED.run(this.redis, ...args)) as number[];
     return written.map((w) => w === 1);
   }
@@ -178,11 +193,13 @@ export class JobStore {
   /**
    * Called as a worker starts a bundle: which of its requests already have a record (canceled,
    * or finished by an earlier attempt), and, on the bundle's first take, uncounts its requests
-   * from the counters they were admitted in. One round trip.
+   * from the counters they were admitted in. Also announces that the bundle's requests are running
+   * (one PUBLISH of the bundle id, for event streams). One round trip.
    */
-  async takeBundle(requestIds: readonly string[], uncount?: { counters: readonly string[]; count: number }): Promise<boolean[]> {
+  async takeBundle(bundleId: string, requestIds: readonly string[], uncount?: { counters: readonly string[]; count: number }): Promise<boolean[]> {
     const pipeline = this.redis.pipeline().mget(requestIds.map((id) => this.keys.result(id)));
     for (const counter of uncount?.counters ?? []) pipeline.decrby(counter, uncount?.count ?? 0);
+    pipeline.publish(this.keys.progressChannel(), encodeProgress([bundleId]));
     const replies = (await pipeline.exec()) ?? [];
     const [error, values] = replies[0] ?? [new Error('no reply')];
     if (error) throw error;

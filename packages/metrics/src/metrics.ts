@@ -53,9 +53,61 @@ export interface QueueSnapshot {
   }[];
 }
 
+/** Each version's labelled quality and feature drift (from the prediction log), read when Prometheus scrapes. */
+export interface MonitoringSnapshot {
+  versions: {
+    model: string;
+    version: string;
+    quality: { labelled: number; accuracy: number | null; precision: number | null; recall: number | null; log_loss: number | null } | null;
+    /** PSI per feature; null for models without named features. */
+    drift: Record<string, number> | null;
+  }[];
+}
+
 export interface ApiMetricsOptions {
   /** Queue depths and worker counts, read when Prometheus scrapes. */
   snapshot: () => Promise<QueueSnapshot>;
+  /** Quality and drift per version; absent: those gauges stay empty. */
+  monitoring?: () => Promise<MonitoringSnapshot>;
+}
+
+/** Gauges of each classifier version's labelled quality, and of each feature's drift. */
+function monitoringGauges(registry: Registry, monitoring: (() => Promise<MonitoringSnapshot>) | undefined) {
+  const figure = (name: string, help: string, pick: (q: NonNullable<MonitoringSnapshot['versions'][number]['quality']>) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['model', 'version'] as const,
+      registers: [registry],
+      async collect() {
+        if (!monitoring) return;
+        const snapshot = await monitoring();
+        this.reset();
+        for (const v of snapshot.versions) {
+          const value = v.quality ? pick(v.quality) : null;
+          if (value !== null) this.set({ model: v.model, version: v.version }, value);
+        }
+      },
+    });
+  return {
+    labelled: figure('inferq_prediction_labelled', "Labelled predictions in the version's quality window (INFERQ_QUALITY_WINDOW), for classifiers.", (q) => q.labelled),
+    accuracy: figure('inferq_prediction_accuracy', "Share of the version's labelled predictions whose predicted label was right.", (q) => q.accuracy),
+    precision: figure('inferq_prediction_precision', 'Of the labelled predictions of the positive label, the share that were right.', (q) => q.precision),
+    recall: figure('inferq_prediction_recall', 'Of the labelled predictions whose label was the positive one, the share predicted so.', (q) => q.recall),
+    logLoss: figure('inferq_prediction_log_loss', "Mean negative log probability the version gave its labelled predictions' actual labels.", (q) => q.log_loss),
+    drift: new Gauge({
+      name: 'inferq_feature_drift_psi',
+      help: "Population stability index of a feature's latest values (INFERQ_DRIFT_WINDOW) against the version's reference.",
+      labelNames: ['model', 'version', 'feature'] as const,
+      registers: [registry],
+      async collect() {
+        if (!monitoring) return;
+        const snapshot = await monitoring();
+        this.reset();
+        for (const v of snapshot.versions) for (const [feature, value] of Object.entries(v.drift ?? {})) this.set({ model: v.model, version: v.version, feature }, value);
+      },
+    }),
+  };
 }
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
@@ -113,6 +165,7 @@ export function createApiMetrics(options: ApiMetricsOptions) {
       for (const m of snapshot.models) this.set({ model: m.model }, Math.max(m.queuedRequests, m.counts.waiting + m.counts.prioritized) / Math.max(1, m.workers));
     },
   });
+  const monitoring = monitoringGauges(registry, options.monitoring);
   const httpRequests = new Counter({
     name: 'inferq_http_requests_total',
     help: 'HTTP requests answered by the API, by method, route pattern and status code.',
@@ -138,7 +191,7 @@ export function createApiMetrics(options: ApiMetricsOptions) {
   });
   return {
     registry,
-    instruments: { submitted, finished, depth, queuedRequests, workers, backlog, httpRequests, httpDuration, storageFull, shed },
+    instruments: { submitted, finished, depth, queuedRequests, workers, backlog, httpRequests, httpDuration, ...monitoring, storageFull, shed },
     /** Starts a version's counters at 0, so rate() sees its first job. */
     seed(model: string, version: string): void {
       submitted.inc({ model, version }, 0);

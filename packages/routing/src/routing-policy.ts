@@ -7,7 +7,10 @@ const versionName = z.string().regex(MODEL_VERSION_PATTERN, 'a version name');
  * When a canary is rolled back: its p95 inference time exceeds the stable version's by more than
  * `max_p95_inference_delta_ms`, or its error rate exceeds both `max_error_rate_ratio` times the
  * stable's and `min_error_rate`; judged only once both have `min_samples` requests in the window
- * since the policy last changed. Omitted fields take the INFERQ_GUARDRAIL_* defaults.
+ * since the policy last changed. With labels (POST /v1/labels), a canary is also rolled back when
+ * its labelled accuracy falls below the stable version's by more than `max_accuracy_drop`
+ * (absolute, 0..1; null: never), once both have `min_labelled` labelled predictions made since
+ * the policy last changed. Omitted fields take the INFERQ_GUARDRAIL_* defaults.
  */
 export const guardrailsSchema = z.strictObject({
   enabled: z.boolean().optional(),
@@ -15,6 +18,8 @@ export const guardrailsSchema = z.strictObject({
   max_p95_inference_delta_ms: z.number().min(0).max(3_600_000).optional(),
   max_error_rate_ratio: z.number().min(1).max(1_000_000).optional(),
   min_error_rate: z.number().min(0).max(1).optional(),
+  min_labelled: z.number().int().min(1).max(10_000_000).optional(),
+  max_accuracy_drop: z.number().min(0).max(1).nullable().optional(),
 });
 export type GuardrailsInput = z.infer<typeof guardrailsSchema>;
 export type Guardrails = Required<GuardrailsInput>;

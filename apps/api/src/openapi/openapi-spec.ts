@@ -3,6 +3,8 @@ import { scheduleSchema } from '@inferq/batch/schedule';
 import { ERROR_CATALOGUE } from '@inferq/core/errors';
 import { jsonSchema as batchJsonSchema, querySchema as batchQuerySchema } from '../routes/batches-routes.ts';
 import { imageUploadQuerySchema, jobRequestSchema } from '../services/job-request-schema.ts';
+import { v2InferenceRequestSchema } from '../services/v2-protocol.ts';
+import { exportQuerySchema, labelRowSchema } from '../routes/predictions-routes.ts';
 import { routingPolicySchema } from '@inferq/routing/routing-policy';
 import { REQUEST_EXAMPLES, type RequestExample } from './request-examples.ts';
 import {
@@ -13,12 +15,21 @@ import {
   errorEnvelopeSchema,
   healthSchema,
   jobSchema,
+  labelResultSchema,
+  labelResultsSchema,
   modelListSchema,
   modelSchema,
   readinessSchema,
   rescanSchema,
   routingStatusSchema,
   unloadSchema,
+  v2ErrorSchema,
+  v2InferenceResponseSchema,
+  v2LiveSchema,
+  v2ModelMetadataSchema,
+  v2ModelReadySchema,
+  v2ServerMetadataSchema,
+  v2ServerReadySchema,
   scheduleListSchema,
   scheduleViewSchema,
   submittedJobSchema,
@@ -127,8 +138,83 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
   // The query form is only read for raw uploads; JSON bodies carry the same options inside.
   const optionalQuery = (params: JsonSchema[]) => params.map((p) => ({ ...p, required: false }));
 
+  const lastEventId = {
+    name: 'Last-Event-ID',
+    in: 'header',
+    required: false,
+    description: 'Resume after this event: only later events are sent (204 when the client has already seen the final one).',
+    schema: { type: 'string', pattern: '^[0-9]+$' },
+  };
+  const eventStream = (description: string) => ({ 'text/event-stream': { schema: { type: 'string', description } } });
   const pub = { security: [] as unknown[] };
+
+  // KServe V2: errors are {"error": "<message>"}; 415 and 422 answer 400, as the protocol says.
+  const v2Error = (description: string) => ({ description, headers: { ...requestIdHeader, 'inferq-error-code': { description: 'The stable error code (docs/errors.md).', schema: { type: 'string' } } }, content: json(ref('schemas', 'V2Error')) });
+  const v2Errors = (...codes: number[]) =>
+    Object.fromEntries([...new Set([401, 429, 500, 503, ...codes])].sort().map((s) => [String(s), v2Error(`${STATUS_TEXT[s] ?? 'Error'} (V2 error body).`)]));
+  const v2Version = { name: 'version', in: 'path', required: true, description: 'Model version.', schema: { type: 'string' } };
+  const v2Model = (versioned: boolean) => (versioned ? [modelName, v2Version] : [modelName]);
+  const v2Paths = (base: string, versioned: boolean): Record<string, Record<string, Operation>> => {
+    const suffix = versioned ? 'Version' : '';
+    const which = versioned ? 'this version' : 'the model (the version routing would pick)';
+    return {
+      [base]: {
+        get: {
+          operationId: `v2ModelMetadata${suffix}`,
+          tags: ['kserve-v2'],
+          summary: `V2 model metadata of ${which}`,
+          description: 'Name, the versions that may be asked for, platform (`onnx_onnxv1`), and the inputs and outputs with name, datatype and shape (-1: any size).',
+          parameters: v2Model(versioned),
+          responses: { '200': ok('The model metadata.', json(ref('schemas', 'V2ModelMetadata'))), ...v2Errors(404) },
+        },
+      },
+      [`${base}/ready`]: {
+        get: {
+          operationId: `v2ModelReady${suffix}`,
+          tags: ['kserve-v2'],
+          summary: `V2 model readiness of ${which}: a live worker has it loaded`,
+          parameters: v2Model(versioned),
+          responses: { '200': ok('Ready.', json(ref('schemas', 'V2ModelReady'))), ...v2Errors(404), '503': ok('Not ready (no live worker has it loaded).', json(ref('schemas', 'V2ModelReady')), retryAfter) },
+        },
+      },
+      [`${base}/infer`]: {
+        post: {
+          operationId: `v2Infer${suffix}`,
+          tags: ['kserve-v2'],
+          summary: `V2 inference on ${which}, answered synchronously`,
+          description:
+            'Queued as an inferq job (so it is batched with everything else) and held until it ends, for at most INFERQ_REQUEST_TIMEOUT_MS. `id` comes back; `outputs` names the outputs to return (all when absent). Request parameters read: `priority` (1-9), `routing_key`; others are ignored. Binary tensor data is not supported: `binary_data: true`, `binary_data_output: true` or a binary body is refused with 400.',
+          parameters: v2Model(versioned),
+          requestBody: { required: true, content: json(ref('schemas', 'V2InferenceRequest'), REQUEST_EXAMPLES.v2Infer) },
+          responses: { '200': ok('The inference response.', json(ref('schemas', 'V2InferenceResponse'))), ...v2Errors(400, 404, 409, 413) },
+        },
+      },
+    };
+  };
+
   const paths: Record<string, Record<string, Operation>> = {
+    '/v2': {
+      get: {
+        operationId: 'v2ServerMetadata',
+        tags: ['kserve-v2'],
+        summary: 'V2 server metadata',
+        responses: { '200': ok('Name, version and extensions (none).', json(ref('schemas', 'V2ServerMetadata'))), ...v2Errors() },
+      },
+    },
+    '/v2/health/live': {
+      get: { operationId: 'v2ServerLive', tags: ['kserve-v2'], summary: 'V2 server liveness', ...pub, responses: { '200': ok('Live.', json(ref('schemas', 'V2Live'))) } },
+    },
+    '/v2/health/ready': {
+      get: {
+        operationId: 'v2ServerReady',
+        tags: ['kserve-v2'],
+        summary: 'V2 server readiness: Redis answers and every model has a version a live worker has loaded',
+        ...pub,
+        responses: { '200': ok('Ready.', json(ref('schemas', 'V2ServerReady'))), '503': ok('Not ready.', json(ref('schemas', 'V2ServerReady')), retryAfter) },
+      },
+    },
+    ...v2Paths('/v2/models/{name}', false),
+    ...v2Paths('/v2/models/{name}/versions/{version}', true),
     '/v1/jobs': {
       post: {
         operationId: 'submitJob',
@@ -187,6 +273,21 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         responses: { '200': ok('Canceled.', json(ref('schemas', 'Job'))), ...v1Errors(404, 409) },
       },
     },
+    '/v1/jobs/{id}/events': {
+      get: {
+        operationId: 'streamJobEvents',
+        tags: ['jobs'],
+        summary: "A job's state changes as Server-Sent Events",
+        description:
+          'The state at once, then each change until the final one: `event: queued` (`id: 1`), `running` (2), then `succeeded`, `failed` or `canceled` (3), each with the job as `GET /v1/jobs/{id}` returns it (a `Job`) as its `data`. Comment lines (`: heartbeat`) keep a quiet stream open. At most INFERQ_MAX_HELD_EVENT_STREAMS streams per API process: past it, 503 EVENT_STREAMS_FULL with Retry-After.',
+        parameters: [jobId, lastEventId],
+        responses: {
+          '200': ok('The event stream; it ends after the final state.', eventStream('Server-Sent Events whose data is a Job.')),
+          '204': ok('The client has already seen the final event: nothing more will come.'),
+          ...v1Errors(404),
+        },
+      },
+    },
     '/v1/jobs/{id}/deliveries': {
       get: {
         operationId: 'listJobDeliveries',
@@ -240,6 +341,21 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         responses: { '200': ok('Canceling: the rows not started report CANCELED.', json(ref('schemas', 'Batch'))), ...v1Errors(404, 409) },
       },
     },
+    '/v1/batches/{id}/events': {
+      get: {
+        operationId: 'streamBatchEvents',
+        tags: ['batches'],
+        summary: "A batch's progress as Server-Sent Events",
+        description:
+          'The state at once, then `event: progress` whenever the batch moves, then `succeeded`, `failed` or `canceled` at its end, each with the batch as `GET /v1/batches/{id}` returns it (a `Batch`: status, counts, percent) as its `data`. Event ids grow with the rows done, so a resumed stream sends the current state only if it is newer.',
+        parameters: [batchId, lastEventId],
+        responses: {
+          '200': ok('The event stream; it ends after the final state.', eventStream('Server-Sent Events whose data is a Batch.')),
+          '204': ok('The client has already seen the final event: nothing more will come.'),
+          ...v1Errors(404),
+        },
+      },
+    },
     '/v1/batches/{id}/results': {
       get: {
         operationId: 'getBatchResults',
@@ -251,6 +367,38 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
             'application/x-ndjson': { schema: { type: 'string' } },
           }),
           ...v1Errors(404, 409),
+        },
+      },
+    },
+    '/v1/predictions': {
+      get: {
+        operationId: 'exportPredictions',
+        tags: ['predictions'],
+        summary: "Export a model's prediction log, labels joined",
+        description:
+          'One page, oldest first: NDJSON (one logged prediction per line, fields in docs/predictions.md), or CSV with `Accept: text/csv`. `Inferq-Cursor` is the last entry read: pass it as `cursor` for the next page (or, later, for what was logged since). `Inferq-More: true` while more may follow. Only your own tenant\'s predictions; the admin scope sees every tenant\'s (or `tenant`\'s).',
+        parameters: queryParameters(exportQuerySchema),
+        responses: {
+          '200': ok(
+            'The page.',
+            { 'application/x-ndjson': { schema: { type: 'string' } }, 'text/csv': { schema: { type: 'string' } } },
+            { 'Inferq-Cursor': { description: 'The last entry read.', schema: { type: 'string' } }, 'Inferq-More': { description: 'Whether more may follow.', schema: { type: 'string', enum: ['true', 'false'] } } },
+          ),
+          ...v1Errors(400, 404),
+        },
+      },
+    },
+    '/v1/labels': {
+      post: {
+        operationId: 'postLabels',
+        tags: ['predictions'],
+        summary: 'Give logged predictions their true labels',
+        description:
+          'One label as `application/json` (errors answer with their status), or many as `application/x-ndjson` (200, each row stored, unchanged, or rejected alone with its code). A label is kept once: the same one again is a no-op, another is 409 LABEL_CONFLICT.',
+        requestBody: { required: true, content: { ...json(ref('schemas', 'LabelRow'), REQUEST_EXAMPLES.label), 'application/x-ndjson': { schema: { type: 'string' }, examples: REQUEST_EXAMPLES.labelNdjson } } },
+        responses: {
+          '200': ok('The label (JSON), or every row\'s outcome (NDJSON).', json({ oneOf: [ref('schemas', 'LabelResult'), ref('schemas', 'LabelResults')] })),
+          ...v1Errors(400, 404, 409, 413, 415, 422),
         },
       },
     },
@@ -420,6 +568,8 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
       { name: 'schedules', description: 'Cron schedules of batch scoring (admin scope).' },
       { name: 'webhooks', description: "A job's webhook delivery log, and redelivery." },
       { name: 'models', description: 'The model repository, and what live workers report.' },
+      { name: 'kserve-v2', description: 'The KServe V2 / Open Inference Protocol (REST): health, metadata and synchronous inference, as Triton and KServe speak it.' },
+      { name: 'predictions', description: 'The prediction log: export it, and label its predictions (docs/predictions.md).' },
       { name: 'operations', description: 'Health, metrics, this document and the queue dashboard.' },
     ],
     paths,
@@ -453,7 +603,18 @@ export function buildOpenApiDocument(options: OpenApiOptions) {
         ModelList: outputSchema(modelListSchema),
         Health: outputSchema(healthSchema),
         Readiness: outputSchema(readinessSchema),
+        LabelRow: inputSchema(labelRowSchema),
+        LabelResult: outputSchema(labelResultSchema),
+        LabelResults: outputSchema(labelResultsSchema),
         Error: outputSchema(errorEnvelopeSchema),
+        V2InferenceRequest: inputSchema(v2InferenceRequestSchema),
+        V2InferenceResponse: outputSchema(v2InferenceResponseSchema),
+        V2ModelMetadata: outputSchema(v2ModelMetadataSchema),
+        V2ModelReady: outputSchema(v2ModelReadySchema),
+        V2ServerMetadata: outputSchema(v2ServerMetadataSchema),
+        V2ServerReady: outputSchema(v2ServerReadySchema),
+        V2Live: outputSchema(v2LiveSchema),
+        V2Error: outputSchema(v2ErrorSchema),
       },
     },
   };

@@ -6,6 +6,9 @@
  */
 
 /** A card transaction the demo fraud-risk model scores as legit (the tests' SAFE_TRANSACTION too). */
+/** Stands for a job id of the reader's in the examples that name one (labels). */
+export const EXAMPLE_JOB_ID = 'fraud-risk.01M8V104Q8NXTDQZNX5MEJ9J00YXAM7G';
+
 export const TRANSACTION = {
   amount: 25,
   hour_of_day: 14,
@@ -44,6 +47,8 @@ export const REQUEST_EXAMPLES = {
     },
     image: { summary: 'A base64 image of one text line (textline-ocr)', value: { model: 'textline-ocr', image: { data: TEXT_LINE_PNG } } },
     orientation: { summary: 'The same line, upright or upside down? (text-orientation)', value: { model: 'text-orientation', image: { data: TEXT_LINE_PNG } } },
+    detection: { summary: 'The text lines on a page, as boxes (text-detection)', value: { model: 'text-detection', image: { data: TEXT_LINE_PNG } } },
+    document: { summary: 'A page read line by line: detection, orientation, recognition (the document-ocr pipeline)', value: { model: 'document-ocr', image: { data: TEXT_LINE_PNG } } },
   },
   bulk: {
     jobs: {
@@ -65,6 +70,18 @@ export const REQUEST_EXAMPLES = {
   },
   schedule: {
     nightly: { summary: 'Score a folder every night at 02:00, Paris time', value: { cron: '0 2 * * *', tz: 'Europe/Paris', model: 'fraud-risk', input: '/data/incoming', output: '/data/scores' } },
+  },
+  label: {
+    one: { summary: 'The true label of one logged prediction (put a job id of yours)', value: { job_id: EXAMPLE_JOB_ID, label: 'fraud' } },
+  },
+  labelNdjson: {
+    rows: { summary: 'One label per line (put job ids of yours)', value: `${JSON.stringify({ job_id: EXAMPLE_JOB_ID, label: 'fraud' })}\n` },
+  },
+  v2Infer: {
+    fraud_risk: {
+      summary: 'One fraud-risk row as a V2 tensor, asking for the probability output (model fraud-risk, version 2)',
+      value: { id: '42', inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 8], data: Object.values(TRANSACTION) }], outputs: [{ name: 'probability' }] },
+    },
   },
   routing: {
     all_on_two: { summary: 'All traffic to version 2, version 1 answers if it fails (fraud-risk)', value: { weights: { '2': 100 }, fallback: '1' } },

@@ -50,7 +50,17 @@ export const jobSchema = z.object({
   created_at: timestamp,
   started_at: timestamp.nullable(),
   finished_at: timestamp.nullable(),
-  timings: z.object({ queue_ms: z.number(), inference_ms: z.number(), total_ms: z.number() }).nullable(),
+  timings: z
+    .object({
+      queue_ms: z.number(),
+      inference_ms: z.number(),
+      total_ms: z.number(),
+      stages: z
+        .array(z.object({ stage: z.string(), model: z.string(), version: z.string(), ms: z.number(), requests: z.number().int() }))
+        .optional()
+        .meta({ description: "A pipeline's stages, in order: the model each ran on, its requests, and how long it took (first queued to last answered)." }),
+    })
+    .nullable(),
   batch_size: z.number().int().nullable().meta({ description: 'Rows in the session.run the job was part of.' }),
   routed_by: z.enum(ROUTED_BY).optional().meta({ description: 'Why model_version answered: pinned, weight, sticky or fallback.' }),
   fallback_from: z.object({ version: z.string(), reason: z.string() }).optional().meta({ description: 'The routed version that failed before the fallback answered, and why.' }),
@@ -169,9 +179,42 @@ export const modelSchema = z.object({
         failed: z.array(z.object({ worker_id: z.string(), reason: z.string().nullable() })),
         execution_providers: z.array(z.string()),
       }),
+      quality: z
+        .object({
+          labelled: z.number().int(),
+          accuracy: z.number().nullable(),
+          positive_label: z.string().nullable(),
+          precision: z.number().nullable(),
+          recall: z.number().nullable(),
+          log_loss: z.number().nullable(),
+          calibration: z.array(z.object({ from: z.number(), to: z.number(), count: z.number().int(), mean_predicted: z.number().nullable(), observed: z.number().nullable() })),
+        })
+        .nullable()
+        .optional()
+        .meta({ description: 'GET /v1/models/{name}, classifiers: quality over the labelled predictions of the window (docs/predictions.md).' }),
+      drift: z
+        .object({
+          reference: z.enum(['first_predictions', 'reference.json']),
+          reference_size: z.number().int(),
+          window_size: z.number().int(),
+          threshold: z.number(),
+          features: z.record(z.string(), z.object({ psi: z.number(), drifted: z.boolean() })),
+        })
+        .nullable()
+        .optional()
+        .meta({ description: "GET /v1/models/{name}, models with named features: each feature's PSI against the version's reference." }),
     }),
   ),
 });
+
+export const labelResultsSchema = z.object({
+  stored: z.number().int(),
+  unchanged: z.number().int(),
+  rejected: z.number().int(),
+  results: z.array(z.object({ row: z.number().int(), status: z.enum(['stored', 'unchanged']).optional(), prediction_id: z.string().optional(), error: errorEnvelopeSchema.shape.error.optional() })),
+});
+
+export const labelResultSchema = z.object({ status: z.enum(['stored', 'unchanged']), prediction_id: z.string(), model: z.string(), version: z.string().nullable() });
 
 export const unloadSchema = z.object({ model: z.string(), version: z.string(), status: z.literal('draining') });
 
@@ -185,4 +228,26 @@ export const readinessSchema = z.object({
   redis: z.enum(['ok', 'unreachable']),
   models: z.number().int(),
   auth: z.string().optional(),
+});
+
+// KServe V2 / Open Inference Protocol answers (specification/protocol/inference_rest.md).
+export const v2ErrorSchema = z.object({ error: z.string().meta({ description: 'What went wrong; the stable code is in the inferq-error-code header.' }) });
+export const v2LiveSchema = z.object({ live: z.boolean() });
+export const v2ServerReadySchema = z.object({ ready: z.boolean() });
+export const v2ModelReadySchema = z.object({ name: z.string(), ready: z.boolean() });
+export const v2ServerMetadataSchema = z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) });
+const v2TensorMetadata = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number().int()) });
+export const v2ModelMetadataSchema = z.object({
+  name: z.string(),
+  versions: z.array(z.string()),
+  platform: z.string(),
+  inputs: z.array(v2TensorMetadata),
+  outputs: z.array(v2TensorMetadata),
+});
+export const v2InferenceResponseSchema = z.object({
+  model_name: z.string(),
+  model_version: z.string(),
+  id: z.string().optional().meta({ description: "The request's id, when it had one." }),
+  parameters: z.object({ job_id: z.string().meta({ description: 'The inferq job that answered (GET /v1/jobs/{id} reads it).' }) }),
+  outputs: z.array(z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number().int()), data: z.array(z.unknown()) })),
 });

@@ -4,6 +4,7 @@ import { defaultVersion } from '@inferq/inference/model-repository';
 import type { AppEnv } from '../app-env.ts';
 import type { RoutingService } from '../routing/routing-service.ts';
 import type { ModelCatalog } from '../services/model-catalog.ts';
+import type { PredictionService } from '../services/prediction-service.ts';
 
 type Reports = Awaited<ReturnType<ModelCatalog['workerReports']>>;
 
@@ -46,7 +47,7 @@ function policySummary(routing: RoutingService, name: string) {
   return { revision, source, weights: policy.weights, shadow: policy.shadow ?? null, fallback: policy.fallback ?? null };
 }
 
-export function modelsRoutes({ catalog, routing }: { catalog: ModelCatalog; routing: RoutingService }) {
+export function modelsRoutes({ catalog, routing, predictions }: { catalog: ModelCatalog; routing: RoutingService; predictions: PredictionService }) {
   return new Hono<AppEnv>()
     .get('/', async (c) => {
       const reports = await catalog.workerReports();
@@ -55,7 +56,10 @@ export function modelsRoutes({ catalog, routing }: { catalog: ModelCatalog; rout
     .get('/:name', async (c) => {
       const model = catalog.get(c.req.param('name'));
       // The full routing status: per-version health, shadow comparisons, rollbacks and other events.
-      const [reports, status] = await Promise.all([catalog.workerReports(), routing.status(model.name)]);
-      return c.json({ ...describe(model, reports), routing: status });
+      // Per version, labelled quality and feature drift from the prediction log.
+      const [reports, status, monitoring] = await Promise.all([catalog.workerReports(), routing.status(model.name), predictions.monitoring(model.name)]);
+      const described = describe(model, reports);
+      const versions = described.versions.map((v) => ({ ...v, quality: monitoring.get(v.version)?.quality ?? null, drift: monitoring.get(v.version)?.drift ?? null }));
+      return c.json({ ...described, versions, routing: status });
     });
 }

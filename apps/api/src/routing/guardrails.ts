@@ -6,12 +6,21 @@ import { byWeight } from '@inferq/inference/stable-version';
 import type { PolicyStore } from '@inferq/routing/policy-store';
 import type { Guardrails, RoutingPolicy, StoredPolicy } from '@inferq/routing/routing-policy';
 
-export interface Rollback {
-  canary: string;
-  stable: string;
-  reason: 'p95_inference_latency' | 'error_rate';
-  numbers: { canary: VersionHealth; stable: VersionHealth; guardrails: Guardrails };
+/** A version's labelled quality, as the label guardrail compares it. */
+export interface LabelledFigures {
+  labelled: number;
+  accuracy: number | null;
+  precision: number | null;
+  recall: number | null;
+  log_loss: number | null;
 }
+
+/** Each version's labelled quality over its predictions made since `since` (epoch ms). */
+export type LabelledQualityReader = (model: string, versions: string[], since: number) => Promise<Map<string, LabelledFigures>>;
+
+export type Rollback =
+  | { canary: string; stable: string; reason: 'p95_inference_latency' | 'error_rate'; numbers: { canary: VersionHealth; stable: VersionHealth; guardrails: Guardrails } }
+  | { canary: string; stable: string; reason: 'labelled_accuracy'; numbers: { canary: LabelledFigures; stable: LabelledFigures; guardrails: Guardrails } };
 
 /** The stable version (most weight; on a tie, the oldest) and the canaries (every other weighted one). */
 export function stableAndCanaries(policy: RoutingPolicy): { stable: string; canaries: string[] } | undefined {
@@ -39,6 +48,25 @@ export function judge(policy: RoutingPolicy, health: Map<string, VersionHealth>,
   return rollbacks;
 }
 
+/**
+ * Which canaries' labelled accuracy falls below the stable version's by more than
+ * `max_accuracy_drop`, once both have `min_labelled` labelled predictions. Pure, so it is unit-tested.
+ */
+export function judgeLabelled(policy: RoutingPolicy, quality: Map<string, LabelledFigures>, guardrails: Guardrails): Rollback[] {
+  const roles = stableAndCanaries(policy);
+  const drop = guardrails.max_accuracy_drop;
+  if (!roles || !guardrails.enabled || drop === null) return [];
+  const stable = quality.get(roles.stable);
+  if (!stable || stable.accuracy === null || stable.labelled < guardrails.min_labelled) return [];
+  const rollbacks: Rollback[] = [];
+  for (const canary of roles.canaries) {
+    const q = quality.get(canary);
+    if (!q || q.accuracy === null || q.labelled < guardrails.min_labelled) continue;
+    if (stable.accuracy - q.accuracy > drop) rollbacks.push({ canary, stable: roles.stable, reason: 'labelled_accuracy', numbers: { canary: q, stable, guardrails } });
+  }
+  return rollbacks;
+}
+
 /** The policy with each rolled-back canary's weight moved onto its stable version. */
 export function rolledBack(policy: RoutingPolicy, rollbacks: Rollback[]): RoutingPolicy {
   const weights = { ...policy.weights };
@@ -59,6 +87,8 @@ export interface GuardrailMonitorOptions {
   windowMs: number;
   intervalMs: number;
   logger: Logger;
+  /** Labelled quality per version; absent: only latency and errors are judged. */
+  quality?: LabelledQualityReader;
 }
 
 /**
@@ -104,8 +134,15 @@ export class GuardrailMonitor {
     const locked = await redis.set(keys.guardrailLock(model), '1', 'PX', Math.max(100, this.options.intervalMs - 50), 'NX');
     if (!locked) return;
     const since = Math.max(Date.now() - this.options.windowMs, Date.parse(stored.updated_at));
-    const health = await readHealth(redis, keys, model, [roles.stable, ...roles.canaries], Date.now() - since);
+    const versions = [roles.stable, ...roles.canaries];
+    const health = await readHealth(redis, keys, model, versions, Date.now() - since);
     const rollbacks = judge(stored.policy, health, guardrails);
+    if (this.options.quality && guardrails.max_accuracy_drop !== null) {
+      // Labels may come days later: judged over every labelled prediction made since the policy changed.
+      const quality = await this.options.quality(model, versions, Date.parse(stored.updated_at));
+      const judged = new Set(rollbacks.map((r) => r.canary));
+      rollbacks.push(...judgeLabelled(stored.policy, quality, guardrails).filter((r) => !judged.has(r.canary)));
+    }
     if (rollbacks.length === 0) return;
     const next = rolledBack(stored.policy, rollbacks);
     for (const [i, r] of rollbacks.entries()) {
@@ -113,7 +150,7 @@ export class GuardrailMonitor {
       const partial = rolledBack(stored.policy, rollbacks.slice(0, i + 1));
       const revision = await store.write(model, partial, 'guardrail', { type: 'rollback', version: r.canary, stable: r.stable, reason: r.reason, numbers: r.numbers, weights: partial.weights }, stored.revision + i);
       if (revision === undefined) return;
-      logger.warn({ model, canary: r.canary, stable: r.stable, reason: r.reason, canary_health: r.numbers.canary, stable_health: r.numbers.stable, weights: next.weights }, 'canary rolled back');
+      logger.warn({ model, canary: r.canary, stable: r.stable, reason: r.reason, canary_figures: r.numbers.canary, stable_figures: r.numbers.stable, weights: next.weights }, 'canary rolled back');
     }
   }
 }

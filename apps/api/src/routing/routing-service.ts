@@ -10,7 +10,7 @@ import type { Redis } from '@inferq/core/redis-connection';
 import { defaultVersion, type ModelVersionEntry } from '@inferq/inference/model-repository';
 import type { ModelCatalog } from '../services/model-catalog.ts';
 import { byWeight } from '@inferq/inference/stable-version';
-import { GuardrailMonitor, stableAndCanaries } from './guardrails.ts';
+import { GuardrailMonitor, stableAndCanaries, type LabelledQualityReader } from './guardrails.ts';
 import { PolicyCache } from './policy-cache.ts';
 import { PolicyStore } from '@inferq/routing/policy-store';
 import { route } from './router.ts';
@@ -34,6 +34,8 @@ export interface RoutingServiceOptions {
   keys: Keyspace;
   catalog: ModelCatalog;
   logger: Logger;
+  /** Each version's labelled quality over predictions made since a time, for the label guardrail. */
+  quality?: LabelledQualityReader;
 }
 
 /**
@@ -56,7 +58,7 @@ export class RoutingService {
     const cache = await PolicyCache.start({ store, models: () => catalog.names(), subscriber: options.subscriber, keys, refreshMs: config.routingRefreshMs, logger });
     const defaults = defaultGuardrails(config);
     const monitor = config.guardrailIntervalMs > 0
-      ? new GuardrailMonitor({ redis, keys, store, models: () => catalog.names(), policy: (m) => cache.get(m), guardrails: (p) => effectiveGuardrails(p, defaults), windowMs: config.healthWindowSeconds * 1000, intervalMs: config.guardrailIntervalMs, logger: logger.child({ component: 'guardrails' }) })
+      ? new GuardrailMonitor({ redis, keys, store, models: () => catalog.names(), policy: (m) => cache.get(m), guardrails: (p) => effectiveGuardrails(p, defaults), windowMs: config.healthWindowSeconds * 1000, intervalMs: config.guardrailIntervalMs, logger: logger.child({ component: 'guardrails' }), ...(options.quality ? { quality: options.quality } : {}) })
       : undefined;
     monitor?.start();
     return new RoutingService(options, store, cache, monitor);
@@ -181,6 +183,8 @@ function defaultGuardrails(config: Config): Guardrails {
     max_p95_inference_delta_ms: config.guardrailMaxP95DeltaMs,
     max_error_rate_ratio: config.guardrailMaxErrorRatio,
     min_error_rate: config.guardrailMinErrorRate,
+    min_labelled: config.guardrailMinLabelled,
+    max_accuracy_drop: null,
   };
 }
 

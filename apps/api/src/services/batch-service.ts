@@ -44,6 +44,7 @@ export class BatchService {
   async submit(request: BatchRequest, rows: RowBlocks, tenant: string): Promise<BatchView> {
     const { config } = this.deps;
     const version = this.deps.routing ? this.deps.routing.batchVersion(request.model, request.version) : this.deps.catalog.resolveVersion(request.model, request.version);
+    if (version.pipeline) throw new InferqError('IMAGE_REQUIRED', `${request.model} is a pipeline: it scores page images, not rows (inferq batch submit --input <folder of images>)`);
     if (request.webhook) assertWebhookUrl(request.webhook.url, this.deps.webhooks.policy);
     const batchId = await submitBatch(
       {

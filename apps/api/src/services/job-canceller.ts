@@ -4,9 +4,11 @@ import type { FinishedJobRecord, QueuePayload } from '@inferq/core/job-types';
 import { guardRedis } from '@inferq/core/redis-connection';
 import { finishedRecord } from '@inferq/jobs/finished-record';
 import type { JobStore } from '@inferq/jobs/job-store';
+import { jobPredictionEntry } from '@inferq/jobs/prediction-entry';
 import type { WebhookProducer } from '@inferq/webhooks/webhook-service';
 import type { Admission } from './admission.ts';
 import { notCancelable, notFound } from './job-errors.ts';
+import type { ModelCatalog } from './model-catalog.ts';
 
 export interface JobCancellerDeps {
   store: JobStore;
@@ -14,6 +16,9 @@ export interface JobCancellerDeps {
   admission: Admission;
   webhooks: WebhookProducer;
   metrics?: { jobCanceled(model: string, version: string): void };
+  /** Log canceled requests to the prediction log (INFERQ_PREDICTION_LOG); the catalog gives their manifest. */
+  predictionLog?: boolean;
+  catalog: Pick<ModelCatalog, 'get'>;
 }
 
 /**
@@ -53,7 +58,9 @@ export class JobCanceller {
         },
         request.ttl_ms,
       );
-      const [placed] = await store.writeFinished([write]);
+      const manifest = this.deps.catalog.get(id.model).versions.find((v) => v.version === version)?.manifest;
+      const log = this.deps.predictionLog ? jobPredictionEntry(write.record, request, manifest) : undefined;
+      const [placed] = await store.writeFinished([{ ...write, log }]);
       if (!placed) throw notCancelable((await store.readFinished(id.jobId))?.status ?? 'succeeded');
       if (state.pending.startedAt === undefined && (await store.allFinished(bundle.requests.map((r) => r.id)))) {
         const removed = await this.deps.queues.get(id.model)?.remove(id.bundleId).catch(() => 0);

@@ -99,6 +99,8 @@ export interface JobServiceDeps {
   webhooks: WebhookProducer;
   admission: Admission;
   routing: RoutingService;
+  /** Log canceled requests to the prediction log (INFERQ_PREDICTION_LOG). */
+  predictionLog?: boolean;
   /** Counts submits (traffic split by version) and cancellations for /metrics. */
   metrics?: { jobSubmitted(model: string, version: string): void; jobCanceled(model: string, version: string): void };
   /** Told of bulk items refused because Redis is out of memory (whole refusals reach it through the error handler). */
@@ -137,8 +139,9 @@ export class JobService {
     const routed = this.deps.routing.decide(request.model, request.version, request.routing_key);
     const version = routed.entry;
     const manifest = version.manifest as ModelManifest;
+    if (version.pipeline && !request.image) throw new InferqError('IMAGE_REQUIRED', `${request.model} is a pipeline: send a page image (an image upload, or image: {data: <base64>})`);
     const validated = request.image
-      ? { inputs: [], response: 'prediction' as const, image: await this.checkImage(manifest, request.image.data) }
+      ? { inputs: [], response: 'prediction' as const, image: await this.checkImage(manifest, request.image.data, version.pipeline !== undefined) }
       : validateModelInput(manifest, request, config.maxRowsPerJob);
     if (request.webhook) assertWebhookUrl(request.webhook.url, this.deps.webhooks.policy);
     const inputs = validated.inputs.map(packTensor);
@@ -157,6 +160,7 @@ export class JobService {
       routed_by: routed.routed_by,
       ...(routed.fallback ? { fallback_version: routed.fallback } : {}),
       ...(routed.shadow ? { shadow_version: routed.shadow } : {}),
+      ...(request.routing_key !== undefined ? { routing_key: request.routing_key } : {}),
     };
     const bytes = 256 + inputs.reduce((n, t) => n + t.bytes.length, 0) + (payload.image?.length ?? 0) + (request.metadata ? JSON.stringify(request.metadata).length : 0);
     const rows = inputs[0]?.shape[0] ?? 1;
@@ -200,7 +204,17 @@ export class JobService {
       for (const r of bundle.items) {
         if (!r.shadow_version) continue;
         const copies = shadows.get(r.shadow_version) ?? [];
-        copies.push({ primary_job_id: r.id, primary_version: key.version, inputs: r.inputs, ...(r.image !== undefined ? { image: r.image } : {}), response: r.response, created_at: r.created_at });
+        copies.push({
+          primary_job_id: r.id,
+          primary_version: key.version,
+          inputs: r.inputs,
+          ...(r.image !== undefined ? { image: r.image } : {}),
+          response: r.response,
+          created_at: r.created_at,
+          tenant: key.tenant,
+          ...(r.request_id ? { request_id: r.request_id } : {}),
+          ...(r.routing_key !== undefined ? { routing_key: r.routing_key } : {}),
+        });
         shadows.set(r.shadow_version, copies);
       }
       // Queued right behind their primaries at the same priority; never retried, never kept.
@@ -366,8 +380,8 @@ export class JobService {
   }
 
   /** Checks format and size from the header only; the worker decodes. Returns canonical base64. */
-  private async checkImage(manifest: ModelManifest, data: string): Promise<string> {
-    if (!manifest.preprocess) throw new InferqError('IMAGE_NOT_SUPPORTED', 'this model takes tensors (inputs: [...]), not images');
+  private async checkImage(manifest: ModelManifest, data: string, pipeline = false): Promise<string> {
+    if (!manifest.preprocess && !pipeline) throw new InferqError('IMAGE_NOT_SUPPORTED', 'this model takes tensors (inputs: [...]), not images');
     const base64 = data.replace(/^data:[^,]*;base64,/, '');
     if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(base64)) throw new InferqError('IMAGE_INVALID', 'image.data is not base64');
     const bytes = Buffer.from(base64, 'base64');
@@ -423,8 +437,8 @@ export class JobService {
     }
   }
 
-  /** The finished record a completion notice carried, or (a notice without one) as read from Redis. */
-  private async finishedFromNotice(jobId: string, tenant: string, record: string | undefined): Promise<FinishedJobRecord | undefined> {
+  /** The finished record a completion notice carried, or (a notice without one) as read from Redis; another tenant's is a 404. */
+  async finishedFromNotice(jobId: string, tenant: string, record: string | undefined): Promise<FinishedJobRecord | undefined> {
     const finished = record === undefined ? await guardRedis(() => this.deps.store.readFinished(jobId)) : finishedRecordCodec.decode(record);
     return finished ? this.owned(finished, tenant) : undefined;
   }
