@@ -393,7 +393,12 @@ describe('quality, drift and the label guardrail on a canary made worse on purpo
     assert.ok(v1?.quality.accuracy > 0.95 && v1?.quality.recall > 0.95 && v1?.quality.log_loss < 0.3, JSON.stringify(v1?.quality));
     assert.ok(v2?.quality.accuracy < 0.05 && v2?.quality.log_loss > 2, JSON.stringify(v2?.quality));
     assert.equal(v1?.quality.calibration.length, 10);
-    const metrics = await (await fetch(`${stack.baseUrl}/metrics`)).text();
-    assert.match(metrics, /inferq_prediction_accuracy\{model="scorer",version="2"\} 0(\.0\d*)?\n/);
+    // /metrics reuses one reading for INFERQ_METRICS_CACHE_MS: the canary's figure shows once a scrape reads it afresh.
+    let metrics = '';
+    await waitFor('the accuracy gauge', async () => {
+      metrics = await (await fetch(`${stack.baseUrl}/metrics`)).text();
+      return /inferq_prediction_accuracy\{model="scorer",version="2"\} 0(\.0\d*)?\n/.test(metrics);
+    }, 30_000);
+    assert.match(metrics, /inferq_prediction_accuracy\{model="scorer",version="1"\} (1|0\.9\d*)\n/);
   });
 });
