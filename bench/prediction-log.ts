@@ -23,7 +23,7 @@ const jobsArg = args.indexOf('--jobs');
 const total = jobsArg >= 0 ? Number(args[jobsArg + 1]) : 100_000;
 const settings = SETTINGS[args.includes('--quick') ? 'quick' : 'full'];
 const progress = (message: string) => process.stderr.write(`[bench prediction-log] ${message}\n`);
-const STREAM = 'inferq:predictions:fraud-risk';
+const STREAM = 'inferq:predictions:{fraud-risk}';
 
 const stack = await BenchStack.start();
 const summary: Record<string, number | null> = { log_off_jobs_per_s: null, log_on_jobs_per_s: null, log_on_off_ratio: null, logged_exactly_once: null, redis_bytes_per_logged_prediction: null };

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { Keyspace } from '../../packages/core/src/keyspace.ts';
 import { freePort, startLocalRedis, type LocalRedis } from '../../scripts/lib/local-redis.ts';
 import { REPO_ROOT, startService, type ServiceProcess } from '../../test/support/services.ts';
 import { sleep } from './stats.ts';
@@ -14,6 +15,8 @@ export const OLD_THREAD_DEFAULTS: Record<string, string> = { INFERQ_INTRA_OP_THR
 
 /** The queue prefix the services use by default (INFERQ_QUEUE_PREFIX). */
 export const PREFIX = 'inferq';
+/** The services' key layout under that prefix. */
+export const KEYS = new Keyspace(PREFIX);
 const LAG_PROBE = path.join(REPO_ROOT, 'bench/children/loop-lag-probe.mjs');
 const CPU_PROFILER = path.join(REPO_ROOT, 'bench/children/cpu-profile.mjs');
 
@@ -119,7 +122,7 @@ export class BenchStack {
 
   /** Jobs not yet finished on a model's queue (waiting, running, or waiting for a retry). */
   async pendingJobs(model: string): Promise<number> {
-    const queue = this.queues.get(model) ?? new Queue(`model-${model}`, { connection: this.client, prefix: PREFIX });
+    const queue = this.queues.get(model) ?? new Queue(KEYS.modelQueue(model), { connection: this.client, prefix: PREFIX });
     this.queues.set(model, queue);
     const counts = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized');
     return Object.values(counts).reduce((a, b) => a + b, 0);

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { startCpuShare, waitForQuiet, type CpuShare } from './cpu-share.ts';
 import { runLoad } from './load.ts';
-import { PREFIX, type BenchStack, type LagWindow } from './stack.ts';
+import { KEYS, type BenchStack, type LagWindow } from './stack.ts';
 import { summarize, type Summary } from './stats.ts';
 
 export interface DrainResult {
@@ -35,7 +35,7 @@ interface ResultRecord {
 async function readResults(redis: Redis, ids: string[]): Promise<ResultRecord[]> {
   const records: ResultRecord[] = [];
   for (let i = 0; i < ids.length; i += 1000) {
-    const values = await redis.mget(ids.slice(i, i + 1000).map((id) => `${PREFIX}:result:${id}`));
+    const values = await redis.mget(ids.slice(i, i + 1000).map((id) => KEYS.result(id)));
     for (const v of values) if (v) records.push(JSON.parse(v) as ResultRecord);
   }
   return records;

@@ -11,7 +11,7 @@ const GOAL_BYTES = 1.5 * 1024;
 async function keyBreakdown(stack: BenchStack): Promise<Record<string, number>> {
   const sizes: Record<string, number> = {};
   for (const suffix of ['events', 'wait', 'prioritized', 'marker', 'meta']) {
-    const key = `${PREFIX}:model-fraud-risk:${suffix}`;
+    const key = `${PREFIX}:model-{fraud-risk}:${suffix}`;
     if (await stack.client.exists(key)) sizes[suffix] = Number(await stack.client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
   }
   return sizes;
@@ -33,7 +33,7 @@ export async function redisMemory(stack: BenchStack, s: Settings): Promise<Scena
 
   // One job's own hash, to say where the bytes go (found by its id's model prefix, whichever
   // BullMQ structure holds the id itself).
-  const [, [sampleKey]] = await stack.client.scan('0', 'MATCH', `${PREFIX}:model-fraud-risk:fraud-risk.*`, 'COUNT', 10_000);
+  const [, [sampleKey]] = await stack.client.scan('0', 'MATCH', `${PREFIX}:model-{fraud-risk}:fraud-risk.*`, 'COUNT', 10_000);
   const hashBytes = sampleKey ? Number(await stack.client.call('MEMORY', 'USAGE', sampleKey)) : Number.NaN;
   const dataBytes = sampleKey ? ((await stack.client.hget(sampleKey, 'data')) ?? '').length : Number.NaN;
   const optsBytes = sampleKey ? ((await stack.client.hget(sampleKey, 'opts')) ?? '').length : Number.NaN;

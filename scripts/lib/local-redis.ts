@@ -13,6 +13,8 @@ export interface LocalRedisOptions {
   appendOnly?: boolean;
   /** Called with the watchdog's pid (its process group) as soon as it is spawned. Default: none. */
   onSpawn?: (watchdogPid: number) => void;
+  /** More redis-server arguments (e.g. `--cluster-enabled yes`). Default: none. */
+  extraArgs?: readonly string[];
 }
 
 export interface LocalRedis {
@@ -27,7 +29,7 @@ export interface LocalRedis {
 }
 
 export const REDIS_INSTALL_HINT = [
-  'inferq needs Redis >= 6.2. Either set REDIS_URL to a running Redis, or install redis-server:',
+  'inferq needs Redis >= 7.0. Either set REDIS_URL to a running Redis, or install redis-server:',
   '  Debian/Ubuntu: sudo apt-get install -y redis-server',
   '  macOS:         brew install redis',
   '  Docker:        docker compose up -d redis   (then REDIS_URL=redis://127.0.0.1:6379)',
@@ -64,6 +66,7 @@ export async function startLocalRedis(options: LocalRedisOptions = {}): Promise<
     args.push('--dir', options.dataDir);
   }
   args.push('--appendonly', (options.appendOnly ?? Boolean(options.dataDir)) ? 'yes' : 'no');
+  args.push(...(options.extraArgs ?? []));
   const child = spawnOwnedProcess('redis-server', args, { stdout: 'ignore', stderr: 'inherit' });
   if (child.pid !== undefined) options.onSpawn?.(child.pid);
   const url = `redis://127.0.0.1:${port}`;

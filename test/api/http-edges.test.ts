@@ -172,7 +172,7 @@ describe('batch uploads stream: ingest starts before the upload ends, and the si
     redis = await startLocalRedis();
     const config = loadConfig({ redisUrl: redis.url, modelDir: testModelDir(), maxBatchBytes, batchChunkRows: 100 }, {});
     service = await startApiService(config, createLogger({ level: 'silent' }));
-    queue = new Queue('model-fraud-risk', { connection: { url: redis.url }, prefix: 'inferq' });
+    queue = new Queue('model-{fraud-risk}', { connection: { url: redis.url }, prefix: 'inferq' });
   });
   after(async () => {
     await queue.close();

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Queue } from 'bullmq';
 import { request, RISKY_TRANSACTION, SAFE_TRANSACTION, submitAndWait } from '../support/http.ts';
 import { startStack, type Stack } from '../support/services.ts';
 
@@ -42,7 +41,7 @@ describe('batch scoring: NDJSON, CSV and JSON rows through the same workers', ()
     }
     const submitted = await postBatch(stack.baseUrl, 'model=fraud-risk', `${lines.join('\n')}\n`, 'application/x-ndjson');
     assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
-    assert.match(submitted.body.batch_id, /^batch-[0-9A-Z]{26}$/);
+    assert.match(submitted.body.batch_id, /^batch-fraud-risk-[0-9A-Z]{26}$/);
     assert.equal(submitted.body.total, total);
     assert.equal(submitted.headers.get('location'), submitted.body.poll_url);
 
@@ -106,7 +105,7 @@ describe('batch scoring: NDJSON, CSV and JSON rows through the same workers', ()
     const ndjson = Array.from({ length: 5000 }, () => JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 64], data: new Array(64).fill(0.1) }] })).join('\n');
     const submitted = await postBatch(stack.baseUrl, 'model=wide-mlp', ndjson, 'application/x-ndjson');
     assert.equal(submitted.status, 202);
-    const queue = new Queue('model-wide-mlp', { connection: { url: stack.redis.url }, prefix: 'inferq' });
+    const queue = stack.redis.queue('model-{wide-mlp}');
     const counts = await queue.getJobCounts('waiting', 'prioritized', 'active');
     await queue.close();
     assert.equal((counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.active ?? 0), Math.ceil(5000 / 1024));

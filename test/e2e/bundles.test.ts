@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from '../../packages/core/src/redis-connection.ts';
 import { parseJobId, requestId, newBundleId } from '../../packages/core/src/job-id.ts';
 import type { BundlePayload, FinishedJobRecord } from '../../packages/core/src/job-types.ts';
 import { sample } from '../support/prometheus.ts';
@@ -40,7 +39,7 @@ describe('request bundles: many requests per queue job, each one first-class', (
       env: { INFERQ_MODEL_DIR: slowModelDir(), INFERQ_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8' },
       workerEnv: { INFERQ_MODELS: 'fraud-risk,lookup,slow-fraud', INFERQ_WORKER_HEALTH_PORT: String(healthPort) },
     });
-    admin = new Redis(stack.redis.url);
+    admin = stack.redis.connect();
   });
   after(async () => {
     await admin.quit();
@@ -88,9 +87,9 @@ describe('request bundles: many requests per queue job, each one first-class', (
     assert.equal(canceled.body.status, 'canceled');
     assert.equal((await request(stack.baseUrl, 'GET', `/v1/jobs/${a}`)).body.status, 'queued');
     assert.equal((await request(stack.baseUrl, 'GET', `/v1/jobs/${b}`)).body.status, 'canceled');
-    assert.equal(await admin.exists(`inferq:model-wide-mlp:${bundleId}`), 1, 'the bundle still carries queued requests');
+    assert.equal(await admin.exists(`inferq:model-{wide-mlp}:${bundleId}`), 1, 'the bundle still carries queued requests');
     for (const id of [a, c]) assert.equal((await request(stack.baseUrl, 'DELETE', `/v1/jobs/${id}`)).status, 200);
-    assert.equal(await admin.exists(`inferq:model-wide-mlp:${bundleId}`), 0, 'no request of the bundle is left to run');
+    assert.equal(await admin.exists(`inferq:model-{wide-mlp}:${bundleId}`), 0, 'no request of the bundle is left to run');
     for (const id of [a, b, c]) assert.equal((await request(stack.baseUrl, 'GET', `/v1/jobs/${id}`)).body.status, 'canceled');
   });
 
@@ -126,13 +125,13 @@ describe('request bundles: many requests per queue job, each one first-class', (
     const requests = [0, 1].map((i) => ({ id: requestId(bundleId, i), inputs: [], response: 'prediction' as const, ttl_ms: 60_000, created_at: now, tenant: 'default' }));
     for (const r of requests) {
       const record: FinishedJobRecord = { job_id: r.id, status: 'canceled', model: 'fraud-risk', model_version: '2', created_at: new Date(now).toISOString(), started_at: null, finished_at: new Date(now).toISOString(), timings: null, batch_size: null, tenant: 'default', expires_at: new Date(now + 60_000).toISOString() };
-      await admin.set(`inferq:result:${r.id}`, JSON.stringify(record), 'PX', 60_000);
+      await admin.set(`inferq:result:{fraud-risk}:${r.id}`, JSON.stringify(record), 'PX', 60_000);
     }
-    const queue = new Queue<BundlePayload>('model-fraud-risk', { connection: { url: stack.redis.url }, prefix: 'inferq' });
+    const queue = stack.redis.queue<BundlePayload>('model-{fraud-risk}');
     await queue.add('2', { kind: 'bundle', requests }, { jobId: bundleId, removeOnComplete: true, removeOnFail: true });
     await queue.close();
-    for (let i = 0; i < 200 && (await admin.exists(`inferq:model-fraud-risk:${bundleId}`)); i++) await new Promise((r) => setTimeout(r, 25));
-    assert.equal(await admin.exists(`inferq:model-fraud-risk:${bundleId}`), 0, 'a worker took and completed the bundle');
+    for (let i = 0; i < 200 && (await admin.exists(`inferq:model-{fraud-risk}:${bundleId}`)); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(await admin.exists(`inferq:model-{fraud-risk}:${bundleId}`), 0, 'a worker took and completed the bundle');
     for (const r of requests) assert.equal((await request(stack.baseUrl, 'GET', `/v1/jobs/${r.id}`)).body.status, 'canceled');
     const runsAfter = sample(await (await fetch(workerMetricsUrl)).text(), 'inferq_inference_batch_rows_count', { model: 'fraud-risk', version: '2' }) ?? 0;
     assert.equal(runsAfter, runsBefore, 'no session.run for requests that were already finished');

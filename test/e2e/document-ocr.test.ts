@@ -4,7 +4,6 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Queue } from 'bullmq';
 import type { BundlePayload } from '../../packages/core/src/job-types.ts';
 import { request } from '../support/http.ts';
 import { pngClaiming, renderPage, type PageLine } from '../support/images.ts';
@@ -170,7 +169,7 @@ describe('document-ocr: a line that fails fails alone', () => {
   test('a canceled line request is marked on its line; the other lines are read', async () => {
     const page = await renderPage({ width: 700, height: 300, lines: ['Invoice number 8841', 'Total amount 1234', 'Customer Berlin 77'].map((text) => ({ text })) });
     const submitted = await upload(stack.baseUrl, page.png);
-    const queue = new Queue('model-textline-ocr', { connection: { url: stack.redis.url }, prefix: 'inferq' });
+    const queue = stack.redis.queue('model-{textline-ocr}');
     try {
       let ids: string[] = [];
       for (let i = 0; i < 600 && ids.length < 3; i++) {

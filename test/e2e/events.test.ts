@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { InferqClient } from '../../packages/client/src/inferq-client.ts';
 import type { StreamEvent } from '../../packages/client/src/event-stream.ts';
 import type { BatchView, JobView } from '../../packages/client/src/api-types.ts';
@@ -47,7 +47,7 @@ describe('Server-Sent Events: jobs and batches, across replicas', () => {
     apiB = await startService('api', { env: { ...stack.env, PORT: String(portB), INFERQ_MAX_HELD_EVENT_STREAMS: '1', INFERQ_EVENT_HEARTBEAT_MS: '200' } });
     baseUrlB = `http://127.0.0.1:${portB}`;
     proxy = await startRoundRobinProxy([stack.baseUrl, baseUrlB]);
-    wideMlp = new Queue('model-wide-mlp', { connection: { url: stack.redis.url }, prefix: 'inferq' });
+    wideMlp = stack.redis.queue('model-{wide-mlp}');
     acme = new InferqClient({ baseUrl: proxy.url, apiKey: ACME, retryBaseDelayMs: 50 });
   });
   after(async () => {

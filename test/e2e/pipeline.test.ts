@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { lookupInput, request, RISKY_TRANSACTION, SAFE_TRANSACTION, submitAndWait, wideMlpInput } from '../support/http.ts';
 import { startStack, type Stack } from '../support/services.ts';
-import { Queue } from 'bullmq';
 import { newJobId } from '../../packages/core/src/job-id.ts';
 import type { JobPayload } from '../../packages/core/src/job-types.ts';
 
@@ -225,7 +224,7 @@ describe('job pipeline over HTTP (redis + api + worker processes)', () => {
 
   test('jobs queued by another producer, with tensors as JSON numbers or wrongly packed, run or fail alone', async () => {
     // What a job queued before tensors were packed, or by a producer of its own, looks like.
-    const queue = new Queue<JobPayload>('model-fraud-risk', { connection: { url: stack.redis.url }, prefix: 'inferq' });
+    const queue = stack.redis.queue<JobPayload>('model-{fraud-risk}');
     const job = (inputs: JobPayload['inputs']): { name: string; data: JobPayload; opts: { jobId: string; removeOnComplete: boolean; removeOnFail: boolean } } => ({
       name: '2',
       data: { inputs, response: 'outputs', ttl_ms: 60_000, created_at: Date.now(), tenant: 'default' },

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { Redis } from 'ioredis';
+import type { Redis } from '../../packages/core/src/redis-connection.ts';
 import { InferqClient } from '../../packages/client/src/inferq-client.ts';
 import { request } from '../support/http.ts';
 import { compiledEnv, REPO_ROOT, startStack, testModelDir, type Stack } from '../support/services.ts';
@@ -100,7 +100,7 @@ describe(`prediction log: ${JOBS} single jobs and a ${JOBS}-row batch`, () => {
       },
       workerEnv: { INFERQ_MODELS: 'scorer' },
     });
-    redis = new Redis(stack.redis.url);
+    redis = stack.redis.connect();
     const random = prng(15);
     const body = (i: number) => {
       const f = { x: random(), y: random() };
@@ -140,7 +140,7 @@ describe(`prediction log: ${JOBS} single jobs and a ${JOBS}-row batch`, () => {
     assert.equal(batch.status, 202);
     batchId = ((await batch.json()) as { batch_id: string }).batch_id;
     const expected = aJobs.length + bJobs.length + JOBS;
-    await waitFor(`${expected} logged predictions`, async () => (await redis.xlen('inferq:predictions:scorer')) >= expected);
+    await waitFor(`${expected} logged predictions`, async () => (await redis.xlen('inferq:predictions:{scorer}')) >= expected);
     aLogged = await exportAll(stack.baseUrl, 'model=scorer', A);
   });
   after(async () => {
@@ -155,7 +155,7 @@ describe(`prediction log: ${JOBS} single jobs and a ${JOBS}-row batch`, () => {
     const expected = new Set([...aJobs, ...Array.from({ length: JOBS }, (_, r) => `${batchId}:${r}`)]);
     assert.equal(ids.length, expected.size);
     assert.deepEqual(new Set(ids), expected);
-    assert.equal(await redis.xlen('inferq:predictions:scorer'), expected.size + bJobs.length, 'nothing else was logged');
+    assert.equal(await redis.xlen('inferq:predictions:{scorer}'), expected.size + bJobs.length, 'nothing else was logged');
     for (const p of aLogged.filter((p) => p.job_id).slice(0, 500)) {
       const f = features.get(p.id) as { x: number; y: number };
       assert.equal(p.tenant, 'tenant-a');
@@ -279,7 +279,7 @@ describe(`prediction log: ${JOBS} single jobs and a ${JOBS}-row batch`, () => {
     const exported = readFileSync(ndjson, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as Exported).id);
     assert.deepEqual(exported, aLogged.filter((p) => p.status === 'succeeded').map((p) => p.id));
     const cursor = /cursor: (\S+)/.exec(run.stderr)?.[1];
-    const [last] = (await redis.xrevrange('inferq:predictions:scorer', '+', '-', 'COUNT', 1)) as [string, string[]][];
+    const [last] = (await redis.xrevrange('inferq:predictions:{scorer}', '+', '-', 'COUNT', 1)) as [string, string[]][];
     assert.equal(cursor, last?.[0], 'the cursor is the last entry read: a later export resumes after it');
     const csv = path.join(dir, 'failed.csv');
     assert.equal((await cli(['predictions', 'export', '--model', 'scorer', '--status', 'failed', '--output', csv])).code, 0);
@@ -289,12 +289,12 @@ describe(`prediction log: ${JOBS} single jobs and a ${JOBS}-row batch`, () => {
   });
 
   test('Redis bytes per logged prediction (MEMORY USAGE of the stream / entries)', async () => {
-    const entries = await redis.xlen('inferq:predictions:scorer');
-    const bytes = (await redis.call('MEMORY', 'USAGE', 'inferq:predictions:scorer', 'SAMPLES', '0')) as number;
+    const entries = await redis.xlen('inferq:predictions:{scorer}');
+    const bytes = (await redis.call('MEMORY', 'USAGE', 'inferq:predictions:{scorer}', 'SAMPLES', '0')) as number;
     const perEntry = bytes / entries;
     let indexed = 0;
     let indexBytes = 0;
-    for (const key of await redis.keys('inferq:prediction-index:scorer:*')) {
+    for (const key of await redis.keys('inferq:prediction-index:{scorer}:*')) {
       indexed += await redis.hlen(key);
       indexBytes += Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
     }
@@ -312,14 +312,14 @@ describe('quality, drift and the label guardrail on a canary made worse on purpo
 
   /** Submits jobs and waits until each has been logged; returns their ids and x values. */
   async function score(n: number, body: (x: number, y: number) => Record<string, unknown>): Promise<{ id: string; x: number }[]> {
-    const before = await redis.xlen('inferq:predictions:scorer');
+    const before = await redis.xlen('inferq:predictions:{scorer}');
     const made = Array.from({ length: n }, () => {
       const x = random();
       return { x, body: { model: 'scorer', ...body(x, random()) } };
     });
     const res = await request(stack.baseUrl, 'POST', '/v1/jobs/bulk', { jobs: made.map((m) => m.body) });
     assert.equal(res.status, 202);
-    await waitFor(`${n} more predictions`, async () => (await redis.xlen('inferq:predictions:scorer')) >= before + n);
+    await waitFor(`${n} more predictions`, async () => (await redis.xlen('inferq:predictions:{scorer}')) >= before + n);
     return res.body.jobs.map((j: { job_id: string }, i: number) => ({ id: j.job_id, x: (made[i] as { x: number }).x }));
   }
 
@@ -336,7 +336,7 @@ describe('quality, drift and the label guardrail on a canary made worse on purpo
       },
       workerEnv: { INFERQ_MODELS: 'scorer' },
     });
-    redis = new Redis(stack.redis.url);
+    redis = stack.redis.connect();
   });
   after(async () => {
     redis?.disconnect();
@@ -361,7 +361,7 @@ describe('quality, drift and the label guardrail on a canary made worse on purpo
   test('shadow runs are logged beside their primary, marked as such', async () => {
     assert.equal((await request(stack.baseUrl, 'PUT', '/v1/models/scorer/routing', { weights: { '1': 100 }, shadow: '2' })).status, 200);
     const primaries = await score(20, (x, y) => ({ features: { x, y } }));
-    await waitFor('the shadow runs', async () => (await redis.xlen('inferq:predictions:scorer')) >= 2 * WINDOW + 40);
+    await waitFor('the shadow runs', async () => (await redis.xlen('inferq:predictions:{scorer}')) >= 2 * WINDOW + 40);
     const res = await fetch(`${stack.baseUrl}/v1/predictions?model=scorer&shadow=true`);
     const shadows = (await res.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Exported & { shadow?: boolean });
     assert.deepEqual(shadows.map((s) => s.job_id).sort(), primaries.map((p) => p.id).sort());

@@ -134,7 +134,7 @@ describe('resilience: killed workers, drained workers, many processes', () => {
     await Promise.all(ports.map((p) => startService('api', { env: { ...env, PORT: String(p) } })));
     const bases = ports.map((p) => `http://127.0.0.1:${p}`);
 
-    const events = new QueueEvents('model-fraud-risk', { connection: { url: redis.url }, prefix: 'inferq' });
+    const events = new QueueEvents('model-{fraud-risk}', { connection: { url: redis.url }, prefix: 'inferq' });
     await events.waitUntilReady();
     const completions = new Map<string, number>();
     events.on('completed', ({ jobId }) => completions.set(jobId, (completions.get(jobId) ?? 0) + 1));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
+import type { Redis } from '../../packages/core/src/redis-connection.ts';
 import { Webhook } from 'standardwebhooks';
 import { lookupInput, request, RISKY_TRANSACTION, SAFE_TRANSACTION, wideMlpInput } from '../support/http.ts';
 import { startStack, type Stack } from '../support/services.ts';
@@ -37,7 +37,7 @@ describe('webhooks (redis + api + worker processes + a receiver on loopback)', (
       // wide-mlp is served by no worker: its jobs stay queued, to be canceled.
       workerEnv: { INFERQ_MODELS: 'fraud-risk,lookup' },
     });
-    redis = new Redis(stack.redis.url);
+    redis = stack.redis.connect();
   });
   after(async () => {
     await redis.quit();
@@ -129,11 +129,11 @@ describe('webhooks (redis + api + worker processes + a receiver on loopback)', (
     // The queue job ends (failed, removed) instead of waiting in the delayed set for a retry.
     let left = 1;
     for (let i = 0; i < 100 && left > 0; i++) {
-      left = await redis.exists(`inferq:webhooks:${delivery.delivery_id}`);
+      left = await redis.exists(`inferq:{webhooks}:${delivery.delivery_id}`);
       if (left > 0) await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(left, 0, 'no retry is scheduled');
-    assert.equal(await redis.zscore('inferq:webhooks:delayed', delivery.delivery_id), null);
+    assert.equal(await redis.zscore('inferq:{webhooks}:delayed', delivery.delivery_id), null);
     assert.equal(receiver.at('/gone').length, 1);
   });
 

@@ -3,7 +3,10 @@ import { cpSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startLocalRedis, type LocalRedis } from '../../scripts/lib/local-redis.ts';
+import { Queue } from 'bullmq';
+import { createBlockingConnection, type Redis } from '../../packages/core/src/redis-connection.ts';
+import { startLocalRedisCluster } from '../../scripts/lib/local-redis-cluster.ts';
+import { freePort, startLocalRedis } from '../../scripts/lib/local-redis.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ENTRY = { api: 'apps/api/src/main.ts', worker: 'apps/worker/src/main.ts' } as const;
@@ -121,8 +124,45 @@ export function copyModel(name: string, from = path.join(REPO_ROOT, 'models')): 
   return dir;
 }
 
+/** The Redis a stack runs on: one server, or a Redis Cluster when INFERQ_TEST_REDIS=cluster. */
+export interface StackRedis {
+  /** What the services get as REDIS_URL (redis://… or redis-cluster://…). */
+  url: string;
+  kind: 'standalone' | 'cluster';
+  /** A new client of the right kind (a Cluster client on a cluster); the caller disconnects it. */
+  connect(): Redis;
+  /** A BullMQ queue of the services' key layout on its own connection, closed with it. */
+  queue<T = unknown>(name: string): Queue<T>;
+  stop(): Promise<void>;
+}
+
+/** A queue that owns its connection: BullMQ leaves a connection it was given open on close. */
+class OwnedQueue<T> extends Queue<T> {
+  constructor(
+    name: string,
+    private readonly owned: Redis,
+  ) {
+    super(name, { connection: owned, prefix: 'inferq' });
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    this.owned.disconnect();
+  }
+}
+
+/**
+ * Starts the Redis a test stack uses: a private redis-server, or, with INFERQ_TEST_REDIS=cluster
+ * (`npm run test:cluster`), a three-master Redis Cluster, so the same e2e suites prove both.
+ */
+export async function startStackRedis(kind: StackRedis['kind'] = process.env.INFERQ_TEST_REDIS === 'cluster' ? 'cluster' : 'standalone'): Promise<StackRedis> {
+  const server = kind === 'cluster' ? await startLocalRedisCluster(3) : await startLocalRedis();
+  const connect = () => createBlockingConnection(server.url, { maxRetriesPerRequest: 1 });
+  return { url: server.url, kind, connect, queue: <T>(name: string) => new OwnedQueue<T>(name, connect()), stop: () => server.stop() };
+}
+
 export interface Stack {
-  redis: LocalRedis;
+  redis: StackRedis;
   api: ServiceProcess;
   workers: ServiceProcess[];
   baseUrl: string;
@@ -131,8 +171,8 @@ export interface Stack {
 }
 
 /** Redis + one API + N workers, all real processes on loopback. */
-export async function startStack(options: { workers?: number; env?: Record<string, string>; workerEnv?: Record<string, string> } = {}): Promise<Stack> {
-  const redis = await startLocalRedis();
+export async function startStack(options: { workers?: number; env?: Record<string, string>; workerEnv?: Record<string, string>; redis?: StackRedis['kind'] } = {}): Promise<Stack> {
+  const redis = await startStackRedis(options.redis);
   const port = await freePort();
   const env = { REDIS_URL: redis.url, PORT: String(port), INFERQ_MODEL_DIR: testModelDir(), ...options.env };
   const workers = await Promise.all(Array.from({ length: options.workers ?? 1 }, () => startService('worker', { env: { ...env, ...options.workerEnv } })));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { newBatchId, newJobId, parseJobId, tenantTag } from '../../packages/core/src/job-id.ts';
+import { BATCH_ID_PATTERN, newBatchId, newJobId, parseJobId, tenantTag } from '../../packages/core/src/job-id.ts';
+import { ownerModel } from '../../packages/core/src/keyspace.ts';
 
 describe('job ids', () => {
   test('ids are unique across the pooled randomness, sort by creation time, and name model and tenant', async () => {
@@ -10,7 +11,12 @@ describe('job ids', () => {
     const later = newJobId('fraud-risk', 'acme');
     assert.ok(ids.every((id) => id.slice(0, 21) <= later.slice(0, 21)), 'the time part sorts');
     assert.deepEqual({ ...parseJobId(later), bundleId: undefined, index: undefined }, { model: 'fraud-risk', tag: tenantTag('acme'), bundleId: undefined, index: undefined });
-    assert.match(newBatchId(), /^batch-[0-9A-HJKMNP-TV-Z]{26}$/);
+    const batchId = newBatchId('fraud-risk');
+    assert.match(batchId, /^batch-fraud-risk-[0-9A-HJKMNP-TV-Z]{26}$/);
+    assert.match(batchId, BATCH_ID_PATTERN);
+    assert.equal(ownerModel(batchId), 'fraud-risk', 'a batch id names its model');
+    assert.equal(ownerModel(`${batchId}:17`), 'fraud-risk', 'so does a batch row id');
+    assert.equal(ownerModel(later), 'fraud-risk', 'a request id names its model');
   });
 
   test('a tenant always gets the same tag, and tenants rarely share one', () => {

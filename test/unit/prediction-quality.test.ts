@@ -30,7 +30,7 @@ describe('prediction ids, sampling and inputs', () => {
   test('the time and hour bucket of job and batch-row ids come from their ULID', () => {
     const before = Date.now();
     const job = newJobId('scorer', 'tenant-a');
-    const row = `${newBatchId()}:17`;
+    const row = `${newBatchId('scorer')}:17`;
     for (const id of [job, row]) {
       const t = predictionIdTime(id) as number;
       assert.ok(t >= before && t <= Date.now(), `${id}: ${t}`);

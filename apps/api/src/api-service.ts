@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import type { Config } from '@inferq/core/config';
 import type { QueuePayload } from '@inferq/core/job-types';
 import { BatchStore } from '@inferq/batch/batch-store';
-import { readSchedulesFile, ScheduleRegistry, SCHEDULES_QUEUE, type ScheduledRun } from '@inferq/batch/schedule';
+import { readSchedulesFile, ScheduleRegistry, type ScheduledRun } from '@inferq/batch/schedule';
 import { Keyspace } from '@inferq/core/keyspace';
 import { decodeModelsChanged } from '@inferq/core/models-changed-message';
 import type { Logger } from '@inferq/core/logger';
@@ -110,7 +110,7 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   const logLimits = predictionLogLimits(config);
   const store = new JobStore(redis, keys, logLimits);
   const metrics = apiMetrics({ catalog, store, queues, cacheMs: config.metricsCacheMs, monitoring: () => predictions.snapshot() });
-  const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger, config.maxHeldLongPolls);
+  const completions = await CompletionListener.start(createBlockingConnection(config.redisUrl), keys, logger, [...models.keys()], config.maxHeldLongPolls);
   // Connects on the first stream: a process nobody streams from holds no extra connection.
   const events = new EventHub(createBlockingConnection(config.redisUrl, { lazyConnect: true }), keys, logger, config.maxHeldEventStreams);
   const webhooks = await createWebhookProducer({ config, redis, queueConnection: queueRedis, keys, logger });
@@ -121,7 +121,7 @@ export async function startApiService(config: Config, logger: Logger): Promise<A
   const jobs = new JobService({ config, store, idempotency, catalog, queues, completions, webhooks, admission, metrics, routing, predictionLog: logLimits !== undefined, storage });
   const batchStore = new BatchStore(redis, keys, announceBatchEvents(webhooks.dispatcher, logger));
   const batches = new BatchService({ config, store: batchStore, catalog, queues, completions, webhooks, routing });
-  const scheduleQueue = new Queue<ScheduledRun>(SCHEDULES_QUEUE, { connection: queueRedis, prefix: keys.prefix });
+  const scheduleQueue = new Queue<ScheduledRun>(keys.schedulesQueue(), { connection: queueRedis, prefix: keys.prefix });
   const schedules = new ScheduleRegistry(scheduleQueue);
   if (config.schedulesFile) {
     for (const [name, schedule] of await readSchedulesFile(config.schedulesFile)) {

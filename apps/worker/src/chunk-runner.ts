@@ -1,5 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { BatchStore } from '@inferq/batch/batch-store';
+import { ownerModel } from '@inferq/core/keyspace';
 import { InferqError, type ErrorBody } from '@inferq/core/errors';
 import type { ChunkPayload } from '@inferq/core/job-types';
 import type { QueuedTensor } from '@inferq/core/tensor';
@@ -75,7 +76,7 @@ export class ChunkRunner {
   private logEntries(job: Job<ChunkPayload>, manifest: ModelManifest | undefined, outcomes: RowOutcome[], run: ChunkRun): PredictionLogEntry[] {
     if (!this.predictionLog) return [];
     const chunk = job.data;
-    const model = job.queueName.replace(/^model-/, '');
+    const model = ownerModel(chunk.batch_id);
     const createdAt = predictionIdTime(chunk.batch_id) ?? run.startedAt;
     const validRows = chunk.count - Object.keys(chunk.errors ?? {}).length;
     let described: DescribedInputs[] = [];
@@ -114,8 +115,8 @@ export class ChunkRunner {
 
   /** Counts a chunk's rows once: a retried chunk that was already recorded is a duplicate. */
   private count(job: Job<ChunkPayload>, recorded: string, succeeded: number, failed: number): void {
-    // The queue is `model-<name>` (Keyspace.modelQueue); the job name is the version.
-    if (recorded === 'recorded' || recorded === 'finished') this.metrics?.batchRowsScored(job.queueName.replace(/^model-/, ''), job.name, succeeded, failed);
+    // The batch id names the model (job-id.ts); the job name is the version.
+    if (recorded === 'recorded' || recorded === 'finished') this.metrics?.batchRowsScored(ownerModel(job.data.batch_id), job.name, succeeded, failed);
   }
 
   async run(job: Job<ChunkPayload>, runner: VersionRunner | undefined): Promise<void> {

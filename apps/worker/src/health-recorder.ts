@@ -6,7 +6,7 @@ import type { Redis } from '@inferq/core/redis-connection';
 /**
  * Adds each finished job's outcome to its version's sliding health window in Redis (shared by
  * every worker; the API's guardrails read it). Samples recorded in one tick, a batch's jobs,
- * go out in one pipeline. A lost sample is not worth failing a job for: errors are logged.
+ * go out in one pipeline per version. A lost sample is not worth failing a job for: errors are logged.
  */
 export class HealthRecorder {
   private pending = new Map<string, HealthSample[]>();
@@ -34,10 +34,15 @@ export class HealthRecorder {
     const pending = this.pending;
     this.pending = new Map();
     this.scheduled = false;
-    const pipeline = this.redis.pipeline();
-    for (const [key, samples] of pending) appendSamples(pipeline, key, samples, this.windowMs);
     try {
-      await pipeline.exec();
+      // One pipeline per version's window: on a cluster, different models' keys live on different masters.
+      await Promise.all(
+        [...pending].map(([key, samples]) => {
+          const pipeline = this.redis.pipeline();
+          appendSamples(pipeline, key, samples, this.windowMs);
+          return pipeline.exec();
+        }),
+      );
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, 'health samples not recorded');
     }

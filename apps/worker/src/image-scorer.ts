@@ -50,7 +50,7 @@ export class ImageScorer {
       );
       const images = checked.flatMap((c) => ('error' in c ? [] : [c.image]));
       const prepared = this.submitter.prepare(images, { ...options, priority: BATCH_CHUNK_PRIORITY });
-      const expected = waiter.expect(prepared.ids);
+      const expected = await waiter.expect(prepared.ids);
       try {
         await prepared.send();
       } catch (error) {

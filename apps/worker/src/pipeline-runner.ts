@@ -110,7 +110,7 @@ export class PipelineRunner {
       maxPerBundle: version.manifest?.max_batch_size ?? 1,
       metadata: { pipeline: this.options.name, pipeline_job_id: request.id, stage: stage.name },
     });
-    const expected = this.options.waiter.expect(prepared.ids);
+    const expected = await this.options.waiter.expect(prepared.ids);
     try {
       await prepared.send();
     } catch (error) {

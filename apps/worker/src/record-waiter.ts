@@ -1,6 +1,6 @@
 import { decodeCompletion } from '@inferq/core/completion-message';
 import type { FinishedJobRecord } from '@inferq/core/job-types';
-import type { Keyspace } from '@inferq/core/keyspace';
+import { groupByOwnerModel, type Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
 import { finishedRecordCodec } from '@inferq/jobs/job-codecs';
@@ -17,12 +17,18 @@ const RECHECK_MS = 1000;
  */
 export class RecordWaiter {
   private readonly waiting = new Map<string, (record: FinishedJobRecord) => void>();
+  /** Per model, its completion channel's subscription (sharded: one per model). */
+  private readonly listening = new Map<string, Promise<unknown>>();
 
-  private constructor(private readonly store: JobStore) {}
+  private constructor(
+    private readonly subscriber: Redis,
+    private readonly keys: Keyspace,
+    private readonly store: JobStore,
+  ) {}
 
   static async start(subscriber: Redis, keys: Keyspace, store: JobStore, logger: Logger): Promise<RecordWaiter> {
-    const waiter = new RecordWaiter(store);
-    subscriber.on('message', (_channel: string, message: string) => {
+    const waiter = new RecordWaiter(subscriber, keys, store);
+    subscriber.on('smessage', (_channel: string, message: string) => {
       for (const entry of decodeCompletion(message)) {
         if (entry.record === undefined) continue;
         const resolve = waiter.waiting.get(entry.id);
@@ -30,15 +36,26 @@ export class RecordWaiter {
       }
     });
     subscriber.on('error', (error: Error) => logger.warn({ err: error }, 'completion subscriber error'));
-    await subscriber.subscribe(keys.jobsFinishedChannel());
     return waiter;
   }
 
+  private listen(model: string): Promise<unknown> {
+    let subscribed = this.listening.get(model);
+    if (!subscribed) {
+      subscribed = this.subscriber.ssubscribe(this.keys.jobsFinishedChannel(model));
+      subscribed.catch(() => this.listening.delete(model));
+      this.listening.set(model, subscribed);
+    }
+    return subscribed;
+  }
+
   /**
-   * Starts waiting for these requests (call it before queueing them, so no record is missed).
-   * `done(timeoutMs)` resolves with each one's record, undefined for those not finished in time.
+   * Starts waiting for these requests (await it before queueing them, so no record is missed: it
+   * resolves once their models' completion channels are subscribed). `done(timeoutMs)` resolves
+   * with each one's record, undefined for those not finished in time.
    */
-  expect(ids: readonly string[]): { done(timeoutMs: number): Promise<(FinishedJobRecord | undefined)[]> } {
+  async expect(ids: readonly string[]): Promise<{ done(timeoutMs: number): Promise<(FinishedJobRecord | undefined)[]> }> {
+    await Promise.all([...groupByOwnerModel(ids).keys()].map((model) => this.listen(model)));
     const records = new Map<string, FinishedJobRecord>();
     let wake: (() => void) | undefined;
     for (const id of ids) {

@@ -6,7 +6,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { isBatchFinal, type BatchStore } from '@inferq/batch/batch-store';
 import { submitBatch } from '@inferq/batch/batch-submitter';
 import { csvRows, ndjsonRows } from '@inferq/batch/row-sources';
-import { SCHEDULES_QUEUE, type ScheduledRun } from '@inferq/batch/schedule';
+import type { ScheduledRun } from '@inferq/batch/schedule';
 import type { Config } from '@inferq/core/config';
 import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
@@ -64,7 +64,7 @@ export class ScheduleRunner {
 
   constructor(private readonly options: ScheduleRunnerOptions) {
     this.queues = new ModelQueues(options.producer, options.keys);
-    this.worker = new Worker<ScheduledRun>(SCHEDULES_QUEUE, (job) => this.tick(job), {
+    this.worker = new Worker<ScheduledRun>(options.keys.schedulesQueue(), (job) => this.tick(job), {
       connection: options.connection,
       prefix: options.keys.prefix,
       concurrency: 1,

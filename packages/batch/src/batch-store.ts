@@ -1,5 +1,5 @@
 import { encodeCompletion } from '@inferq/core/completion-message';
-import type { Keyspace } from '@inferq/core/keyspace';
+import { type Keyspace, ownerModel } from '@inferq/core/keyspace';
 import { NamedCommand } from '@inferq/core/named-command';
 import { encodeProgress } from '@inferq/core/progress-message';
 import { LOG_PREDICTIONS_LUA, PredictionLogArgs, type PredictionLogEntry, type PredictionLogLimits } from '@inferq/core/prediction-log-script';
@@ -34,8 +34,8 @@ end`;
 
 /**
  * Records a chunk's result lines and counts them, once: a chunk retried after a crashed worker
- * finds its key already set and counts nothing (and logs nothing). A recorded chunk is announced
- * on the progress channel (ARGV[7], the batch id in ARGV[8]) for event streams, and its rows'
+ * finds its key already set and counts nothing (and logs nothing). Every key is the batch's
+ * model's (one cluster slot). A recorded chunk is announced on the model's progress channel (ARGV[7], the batch id in ARGV[8]) for event streams, and its rows'
  * predictions are appended to the prediction log in the same step. KEYS: batch, chunk, then the
  * log's keys; ARGV: lines, ttl, counts, now, channel, batch id, then the log section
  * (PredictionLogArgs, from ARGV[9]). Returns -1 (batch gone), 0 (already recorded), 1
@@ -52,7 +52,7 @@ redis.call('HINCRBY', KEYS[1], 'failed', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'canceled', ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
 redis.call('HSETNX', KEYS[1], 'started_at', ARGV[6])
-redis.call('PUBLISH', ARGV[7], ARGV[8])
+redis.call('SPUBLISH', ARGV[7], ARGV[8])
 logPredictions(9, {})
 ${finishIfComplete('ARGV[6]')}
 ${PROGRESS_STEP}
@@ -67,7 +67,7 @@ const CLOSE_INGEST = new NamedCommand(
   'inferqCloseIngest',
   `if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('HSET', KEYS[1], 'total', ARGV[1], 'chunks_total', ARGV[2], 'ingested_at', ARGV[3], 'status', 'queued')
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+redis.call('SPUBLISH', ARGV[4], ARGV[5])
 ${finishIfComplete('ARGV[3]')}
 ${PROGRESS_STEP}
 return 1`,
@@ -116,7 +116,7 @@ export class BatchStore {
 
   /** Returns true when this call finished the batch. */
   async closeIngest(batchId: string, total: number, chunks: number): Promise<boolean> {
-    const outcome = (await CLOSE_INGEST.run(this.redis, this.keys.batch(batchId), total, chunks, Date.now(), this.keys.progressChannel(), encodeProgress([batchId]))) as number;
+    const outcome = (await CLOSE_INGEST.run(this.redis, this.keys.batch(batchId), total, chunks, Date.now(), this.keys.progressChannel(ownerModel(batchId)), encodeProgress([batchId]))) as number;
     if (outcome === 2) await this.afterFinish(batchId, chunks);
     else if (outcome === 3) await this.emit(batchId, 'batch.progress');
     return outcome === 2;
@@ -129,7 +129,7 @@ export class BatchStore {
       .multi()
       .hset(key, 'status', 'failed', 'finished_at', String(Date.now()), 'error', JSON.stringify(error))
       .pexpire(key, Number(ttl ?? 3600_000))
-      .publish(this.keys.jobsFinishedChannel(), encodeCompletion([{ id: batchId }]))
+      .spublish(this.keys.jobsFinishedChannel(ownerModel(batchId)), encodeCompletion([{ id: batchId }]))
       .exec();
   }
 
@@ -150,7 +150,7 @@ export class BatchStore {
       counts.failed,
       counts.canceled,
       Date.now(),
-      this.keys.progressChannel(),
+      this.keys.progressChannel(ownerModel(batchId)),
       encodeProgress([batchId]),
       ...(logArgs?.args() ?? [0]),
     )) as number;
@@ -168,7 +168,7 @@ export class BatchStore {
     const ttl = Number(await this.redis.hget(this.keys.batch(batchId), 'ttl_ms'));
     const pipeline = this.redis.pipeline();
     for (let i = 0; i < chunks; i++) pipeline.pexpire(this.keys.batchChunk(batchId, i), ttl);
-    pipeline.publish(this.keys.jobsFinishedChannel(), encodeCompletion([{ id: batchId }]));
+    pipeline.spublish(this.keys.jobsFinishedChannel(ownerModel(batchId)), encodeCompletion([{ id: batchId }]));
     await pipeline.exec();
     await this.emit(batchId, 'batch.completed');
   }

@@ -36,7 +36,7 @@ export interface SubmitBatchOptions {
  */
 export async function submitBatch(options: SubmitBatchOptions, rows: RowBlocks): Promise<string> {
   const { store } = options;
-  const batchId = newBatchId();
+  const batchId = newBatchId(options.model);
   try {
     await store.create(batchId, { model: options.model, version: options.version, tenant: options.tenant, ttlMs: options.ttlMs, createdAt: Date.now(), ...(options.webhook ? { webhook: options.webhook } : {}) });
   } catch (error) {

@@ -3,9 +3,6 @@ import type { Queue } from 'bullmq';
 import { z } from 'zod';
 import { MODEL_NAME_PATTERN } from '@inferq/inference/manifest';
 
-/** The queue whose jobs are schedule ticks; BullMQ's job schedulers put exactly one job on it per tick. */
-export const SCHEDULES_QUEUE = 'schedules';
-
 export const scheduleSchema = z.strictObject({
   /** Cron pattern, 5 fields, or 6 with seconds first. */
   cron: z.string().min(9).max(120),

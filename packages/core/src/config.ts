@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { parseRedisTarget } from './redis-connection.ts';
 
 /**
  * Every setting inferq reads, with its environment variable and default. Resolution order is
@@ -13,8 +14,9 @@ import { z } from 'zod';
 export const CONFIG_SPEC = {
   port: { env: 'PORT', default: '3000', doc: 'HTTP port of the API.' },
   host: { env: 'HOST', default: '127.0.0.1', doc: 'Interface the API binds; 0.0.0.0 in containers.' },
-  redisUrl: { env: 'REDIS_URL', default: 'redis://127.0.0.1:6379', doc: 'Redis connection URL (redis:// or rediss://).' },
-  queuePrefix: { env: 'INFERQ_QUEUE_PREFIX', default: 'inferq', doc: 'Prefix of every Redis key inferq writes; wrap in {braces} for Redis Cluster.' },
+  redisUrl: { env: 'REDIS_URL', default: 'redis://127.0.0.1:6379', doc: 'Redis connection URL: redis:// or rediss:// for one server; redis-cluster://host:port,host:port (rediss-cluster:// for TLS) for a Redis Cluster.' },
+  redisClusterNodes: { env: 'REDIS_CLUSTER_NODES', default: '', doc: 'Seed nodes of a Redis Cluster (host:port,host:port); when set, replaces REDIS_URL. Each model\'s keys share one hash slot, so models spread over the masters.' },
+  queuePrefix: { env: 'INFERQ_QUEUE_PREFIX', default: 'inferq', doc: 'Prefix of every Redis key inferq writes (one prefix isolates a deployment); no braces: inferq hash-tags keys by model itself.' },
   modelDir: { env: 'INFERQ_MODEL_DIR', default: '', doc: "Model repository: <dir>/<name>/<version>/model.json. Empty: the repository's own models/." },
   dataDir: { env: 'INFERQ_DATA_DIR', default: '', doc: "Local state of npm start: its private Redis keeps its append-only file and owner record in <dir>/redis. Empty: .inferq in the checkout." },
   models: { env: 'INFERQ_MODELS', default: '', doc: 'Comma-separated model names a worker serves; empty serves every model in the repository.' },
@@ -106,8 +108,9 @@ function isCidr(text: string): boolean {
 const configSchema = z.object({
   port: intIn(0, 65535),
   host: z.string().min(1),
-  redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
-  queuePrefix: z.string().regex(/^[A-Za-z0-9{}_.-]+$/, 'letters, digits, {}, _, . and - only'),
+  redisUrl: z.string().refine((url) => parseRedisTarget(url) !== undefined, 'must be redis://, rediss://, or redis-cluster://host:port,host:port (rediss-cluster:// for TLS)'),
+  redisClusterNodes: z.string().refine((nodes) => nodes === '' || parseRedisTarget(`redis-cluster://${nodes}`) !== undefined, 'must be host:port,host:port'),
+  queuePrefix: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _, . and - only (inferq hash-tags its keys by model: braces in the prefix would put every key on one cluster slot)'),
   modelDir: z.string(),
   dataDir: z.string(),
   models: csv,
@@ -216,6 +219,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
   const cores = os.availableParallelism();
   return {
     ...config,
+    redisUrl: config.redisClusterNodes ? `redis-cluster://${config.redisClusterNodes}` : config.redisUrl,
     modelDir: config.modelDir ? path.resolve(config.modelDir) : BUNDLED_MODEL_DIR,
     dataDir: config.dataDir ? path.resolve(config.dataDir) : CHECKOUT_DATA_DIR,
     // Every core: the inference threads' lower priority (inferenceNice), not a core left idle,

@@ -93,9 +93,13 @@ export function parseJobId(jobId: string): ParsedJobId | undefined {
   return { model: match[1], tag: match[4], bundleId: `${match[1]}.${match[2]}${match[4]}`, index };
 }
 
-/** Batch ids are opaque to clients; the batch's record names its model. */
-export function newBatchId(): string {
-  return `batch-${ulid()}`;
+/**
+ * Batch ids are opaque to clients. They name their model (`batch-<model>-<ULID>`) so a batch's keys
+ * carry the model's hash tag: its chunks' results and prediction log entries are written by one
+ * script on one cluster slot.
+ */
+export function newBatchId(model: string): string {
+  return `batch-${model}-${ulid()}`;
 }
 
-export const BATCH_ID_PATTERN = /^batch-[0-9A-HJKMNP-TV-Z]{26}$/;
+export const BATCH_ID_PATTERN = /^batch-[a-z0-9][a-z0-9_-]{0,62}-[0-9A-HJKMNP-TV-Z]{26}$/;

@@ -44,8 +44,10 @@ const HOUR_MS = 3_600_000;
  * from its id alone, so no lookup key per prediction is needed.
  */
 export function predictionIdTime(id: string): number | undefined {
+  // Batch rows (`batch-<model>-<ULID>:<row>`): the ULID ends where the row begins.
+  const colon = id.indexOf(':');
   const dot = id.indexOf('.');
-  const start = id.startsWith('batch-') ? 6 : dot >= 0 ? dot + 1 : -1;
+  const start = id.startsWith('batch-') ? (colon < 0 ? id.length : colon) - 26 : dot >= 0 ? dot + 1 : -1;
   const ulid = start < 0 ? '' : id.slice(start, start + 10);
   if (ulid.length !== 10) return undefined;
   let t = 0;

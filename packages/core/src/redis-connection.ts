@@ -1,19 +1,81 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis as StandaloneRedis, type RedisOptions } from 'ioredis';
 import { InferqError } from './errors.ts';
 
-export type { Redis };
+/** A connection to Redis: one server (`redis://`) or a Redis Cluster (`redis-cluster://`). */
+export type Redis = StandaloneRedis | Cluster;
+
+/** Where Redis is: one server, or the seed nodes of a Redis Cluster (the rest are discovered). */
+export type RedisTarget =
+  | { kind: 'standalone'; url: string }
+  | { kind: 'cluster'; nodes: { host: string; port: number }[]; username?: string; password?: string; tls: boolean };
+
+const CLUSTER_URL = /^(rediss?)-cluster:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#@]+)\/?$/;
+
+/**
+ * `redis://` and `rediss://` name one server; `redis-cluster://[user:password@]host:port,host:port`
+ * (or `rediss-cluster://` for TLS) names seed nodes of a Redis Cluster. Undefined: not a URL
+ * inferq can connect to.
+ */
+export function parseRedisTarget(url: string): RedisTarget | undefined {
+  if (/^rediss?:\/\//.test(url)) return { kind: 'standalone', url };
+  const match = CLUSTER_URL.exec(url);
+  if (!match?.[4]) return undefined;
+  const nodes: { host: string; port: number }[] = [];
+  for (const part of match[4].split(',')) {
+    const node = /^([^:,\s]+)(?::(\d{1,5}))?$/.exec(part.trim());
+    if (!node?.[1]) return undefined;
+    const port = node[2] === undefined ? 6379 : Number(node[2]);
+    if (port < 1 || port > 65535) return undefined;
+    nodes.push({ host: node[1], port });
+  }
+  const decode = (text: string | undefined) => (text ? decodeURIComponent(text) : undefined);
+  return {
+    kind: 'cluster',
+    nodes,
+    tls: match[1] === 'rediss',
+    ...(decode(match[2]) ? { username: decode(match[2]) } : {}),
+    ...(decode(match[3]) ? { password: decode(match[3]) } : {}),
+  };
+}
+
+/** True when the URL names a Redis Cluster. */
+export function isClusterUrl(url: string): boolean {
+  return parseRedisTarget(url)?.kind === 'cluster';
+}
+
+/** Options of a connection, whichever kind; `enableOfflineQueue` applies to the cluster client as a whole. */
+function connect(url: string, options: RedisOptions): Redis {
+  const target = parseRedisTarget(url);
+  if (!target) throw new Error(`REDIS_URL ${JSON.stringify(url)} is neither redis://, rediss://, redis-cluster:// nor rediss-cluster://`);
+  if (target.kind === 'standalone') return new StandaloneRedis(url, options);
+  const { enableOfflineQueue, lazyConnect, retryStrategy, enableAutoPipelining, ...nodeOptions } = options;
+  return new Cluster(target.nodes, {
+    // Sharded pub/sub (SSUBSCRIBE): each model's completions are published on its own master.
+    shardedSubscribers: true,
+    ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+    ...(lazyConnect === undefined ? {} : { lazyConnect }),
+    ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
+    clusterRetryStrategy: (attempt: number) => (retryStrategy ? retryStrategy(attempt) : Math.min(attempt * 200, 2000)),
+    redisOptions: {
+      ...nodeOptions,
+      ...(target.username ? { username: target.username } : {}),
+      ...(target.password ? { password: target.password } : {}),
+      ...(target.tls ? { tls: {} } : {}),
+    },
+  });
+}
 
 /**
  * Producer connections (API): a command issued while Redis is unreachable fails at once instead
  * of waiting in ioredis' offline queue, so a request gets 503 + Retry-After rather than hanging.
  */
 export function createProducerConnection(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, {
+  return connect(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: 5000,
     connectTimeout: 5000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+    retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
     lazyConnect: false,
     ...options,
   });
@@ -21,9 +83,9 @@ export function createProducerConnection(url: string, options: RedisOptions = {}
 
 /** Blocking connections (BullMQ workers, subscribers): BullMQ requires maxRetriesPerRequest null. */
 export function createBlockingConnection(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, {
+  return connect(url, {
     maxRetriesPerRequest: null,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+    retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
     ...options,
   });
 }
@@ -33,26 +95,53 @@ export interface RedisRequirements {
   maxmemoryPolicy: string;
 }
 
-const MIN_MAJOR = 6;
-const MIN_MINOR = 2;
+const MIN_MAJOR = 7;
+const MIN_MINOR = 0;
 
 /**
- * inferq loses jobs if Redis evicts keys, and BullMQ needs Redis 6.2 commands. Both are checked
- * at start-up so a misconfigured Redis stops the process with the fix, not at the first lost job.
+ * inferq loses jobs if Redis evicts keys, and it needs Redis 7 (sharded pub/sub, script flags).
+ * Both are checked at start-up, on every master of a cluster, so a misconfigured Redis stops the
+ * process with the fix, not at the first lost job.
  */
 export async function checkRedisRequirements(redis: Redis): Promise<RedisRequirements> {
-  const info = await redis.info();
+  if (redis instanceof Cluster) await clusterReady(redis);
+  const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  if (servers.length === 0) throw new Error('the Redis Cluster has no reachable master');
+  let first: RedisRequirements | undefined;
+  for (const server of servers) {
+    const checked = checkServer(await server.info(), redis instanceof Cluster ? `${server.options.host}:${server.options.port}` : undefined);
+    first ??= checked;
+  }
+  return first as RedisRequirements;
+}
+
+/** A cluster client knows its masters only once it has read the slot map: wait for that, a while. */
+async function clusterReady(cluster: Cluster, timeoutMs = 15_000): Promise<void> {
+  if (cluster.status === 'ready') return;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      cluster.once('ready', resolve);
+      timer = setTimeout(() => reject(new Error(`the Redis Cluster did not become ready within ${timeoutMs / 1000} s (are the seed nodes cluster masters, and is cluster_state ok?)`)), timeoutMs);
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function checkServer(info: string, node: string | undefined): RedisRequirements {
   const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
+  const where = node ? ` (cluster node ${node})` : '';
   const version = field('redis_version');
   const maxmemoryPolicy = field('maxmemory_policy');
   const [major = 0, minor = 0] = version.split('.').map((p) => Number.parseInt(p, 10));
   const tooOld = major < MIN_MAJOR || (major === MIN_MAJOR && minor < MIN_MINOR);
   if (!version || tooOld) {
-    throw new Error(`Redis ${version || '(unknown version)'} is too old: inferq needs Redis >= 6.2. Upgrade Redis (or run 'docker compose up redis').`);
+    throw new Error(`Redis ${version || '(unknown version)'}${where} is too old: inferq needs Redis >= ${MIN_MAJOR}.${MIN_MINOR}. Upgrade Redis (or run 'docker compose up redis').`);
   }
   if (maxmemoryPolicy && maxmemoryPolicy !== 'noeviction') {
     throw new Error(
-      `Redis maxmemory-policy is '${maxmemoryPolicy}': queued jobs and results could be evicted. ` +
+      `Redis maxmemory-policy is '${maxmemoryPolicy}'${where}: queued jobs and results could be evicted. ` +
         `Set it to noeviction: 'redis-cli CONFIG SET maxmemory-policy noeviction' and 'maxmemory-policy noeviction' in redis.conf.`,
     );
   }
@@ -67,6 +156,8 @@ const UNAVAILABLE_PATTERNS = [
   /Stream isn't writeable/i,
   /max retries per request/i,
   /LOADING/,
+  // A cluster client between topology refreshes, or with no master reachable.
+  /ClusterAllFailedError|Failed to refresh slots cache|Cluster isn't ready|CLUSTERDOWN|TRYAGAIN/,
 ];
 
 /** True when an error means "Redis is not reachable right now" rather than a bug. */

@@ -1,6 +1,6 @@
 import type { ParsedJobId } from '@inferq/core/job-id';
 import type { BundledRequest, BundlePayload, FinishedJobRecord } from '@inferq/core/job-types';
-import type { Keyspace } from '@inferq/core/keyspace';
+import { groupByOwnerModel, type Keyspace, ownerModel } from '@inferq/core/keyspace';
 import { NamedCommand } from '@inferq/core/named-command';
 import { encodeProgress } from '@inferq/core/progress-message';
 import { LOG_PREDICTIONS_LUA, PredictionLogArgs, type PredictionLogEntry, type PredictionLogLimits } from '@inferq/core/prediction-log-script';
@@ -10,8 +10,9 @@ import { finishedRecordCodec } from './job-codecs.ts';
 /**
  * Stores finished records, each only if the job has none yet (SET NX: a cancel, or an earlier
  * attempt of a retried bundle, wins), publishes the stored ones, records included, in one
- * message, and appends the stored ones' predictions to the prediction log (so a record dropped
- * for a cancel's is never logged twice). KEYS: result keys, then the log's keys; ARGV: channel,
+ * message (on the model's sharded channel), and appends the stored ones' predictions to the
+ * prediction log (so a record dropped for a cancel's is never logged twice). Every key belongs to
+ * one model (one cluster slot). KEYS: result keys, then the log's keys; ARGV: channel,
  * result count, then (id, ttl ms, record) per result key, then the log section
  * (PredictionLogArgs, entries owned by their result's position). Returns 1/0 per result key.
  * Flagged allow-oom: an accepted job's outcome is stored even when Redis is at maxmemory (the API
@@ -34,7 +35,7 @@ for i = 1, n do
     written[i] = 0
   end
 end
-if #lines > 0 then redis.call('PUBLISH', ARGV[1], table.concat(lines, '\\n')) end
+if #lines > 0 then redis.call('SPUBLISH', ARGV[1], table.concat(lines, '\\n')) end
 logPredictions(3 + n * 3, written)
 return written`,
 );
@@ -146,9 +147,23 @@ export class JobStore {
 
   /** Several requests' finished records in one round trip (undefined where there is none). */
   async readFinishedMany(jobIds: readonly string[]): Promise<(FinishedJobRecord | undefined)[]> {
-    if (jobIds.length === 0) return [];
-    const values = await this.redis.mget(jobIds.map((id) => this.keys.result(id)));
+    const values = await this.readResults(jobIds);
     return values.map((v) => (v ? finishedRecordCodec.decode(v) : undefined));
+  }
+
+  /** The result keys' values, one MGET per model (a cluster slot each; one MGET in all for a bundle). */
+  private async readResults(jobIds: readonly string[]): Promise<(string | null)[]> {
+    if (jobIds.length === 0) return [];
+    const byModel = groupByOwnerModel(jobIds);
+    if (byModel.size === 1) return this.redis.mget(jobIds.map((id) => this.keys.result(id)));
+    const values = new Map<string, string | null>();
+    await Promise.all(
+      [...byModel.values()].map(async (ids) => {
+        const read = await this.redis.mget(ids.map((id) => this.keys.result(id)));
+        for (const [i, id] of ids.entries()) values.set(id, read[i] ?? null);
+      }),
+    );
+    return jobIds.map((id) => values.get(id) ?? null);
   }
 
   /** A queued or running request's own payload and its bundle's (for cancel), or undefined once the bundle is gone. */
@@ -164,7 +179,7 @@ export class JobStore {
 
   /** Whether every one of these requests has its record. */
   async allFinished(requestIds: readonly string[]): Promise<boolean> {
-    const values = await this.redis.mget(requestIds.map((id) => this.keys.result(id)));
+    const values = await this.readResults(requestIds);
     return values.every((v) => v !== null);
   }
 
@@ -176,12 +191,28 @@ export class JobStore {
    */
   async writeFinished(writes: readonly FinishedWrite[]): Promise<boolean[]> {
     if (writes.length === 0) return [];
+    const byModel = groupByOwnerModel(writes.map((w) => w.record.job_id));
+    if (byModel.size === 1) return this.writeFinishedOfModel(ownerModel(writes[0]?.record.job_id ?? ''), writes);
+    // Writes of several models (rare: a caller finishing requests of two models at once) go to
+    // their models' slots one script call each.
+    const stored = new Map<FinishedWrite, boolean>();
+    await Promise.all(
+      [...byModel.keys()].map(async (model) => {
+        const own = writes.filter((w) => ownerModel(w.record.job_id) === model);
+        const written = await this.writeFinishedOfModel(model, own);
+        for (const [i, w] of own.entries()) stored.set(w, written[i] ?? false);
+      }),
+    );
+    return writes.map((w) => stored.get(w) ?? false);
+  }
+
+  private async writeFinishedOfModel(model: string, writes: readonly FinishedWrite[]): Promise<boolean[]> {
     const log = this.predictionLog ? new PredictionLogArgs(this.keys, this.predictionLog, writes.length) : undefined;
     if (log) for (const [i, w] of writes.entries()) if (w.log) log.add(w.log, i + 1);
     const logKeys = log?.keys ?? [];
     const args: (string | number)[] = [writes.length + logKeys.length];
     for (const w of writes) args.push(this.keys.result(w.record.job_id));
-    args.push(...logKeys, this.keys.jobsFinishedChannel(), writes.length);
+    args.push(...logKeys, this.keys.jobsFinishedChannel(model), writes.length);
     for (const w of writes) args.push(w.record.job_id, Math.max(1, Math.round(w.ttlMs)), finishedRecordCodec.encode(w.record));
     args.push(...(log?.args() ?? [0]));
     const written = (await WRITE_FINISHED.run(this.redis, ...args)) as number[];
@@ -197,9 +228,10 @@ export class JobStore {
    * (one PUBLISH of the bundle id, for event streams). One round trip.
    */
   async takeBundle(bundleId: string, requestIds: readonly string[], uncount?: { counters: readonly string[]; count: number }): Promise<boolean[]> {
+    // Everything here is the bundle's model's (one cluster slot), so one pipeline carries it.
     const pipeline = this.redis.pipeline().mget(requestIds.map((id) => this.keys.result(id)));
     for (const counter of uncount?.counters ?? []) pipeline.decrby(counter, uncount?.count ?? 0);
-    pipeline.publish(this.keys.progressChannel(), encodeProgress([bundleId]));
+    pipeline.spublish(this.keys.progressChannel(ownerModel(bundleId)), encodeProgress([bundleId]));
     const replies = (await pipeline.exec()) ?? [];
     const [error, values] = replies[0] ?? [new Error('no reply')];
     if (error) throw error;

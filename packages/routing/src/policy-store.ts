@@ -75,18 +75,13 @@ export class PolicyStore {
     return parse(await this.redis.hmget(this.keys.routing(model), 'revision', 'policy', 'source', 'updated_at'));
   }
 
-  /** Every model's stored policy in one round trip. */
+  /**
+   * Every model's stored policy, read concurrently: each model's policy is on its own cluster slot,
+   * and the connection's auto-pipelining still sends them in one write per node.
+   */
   async readAll(models: readonly string[]): Promise<Map<string, StoredPolicy | undefined>> {
-    const pipeline = this.redis.pipeline();
-    for (const m of models) pipeline.hmget(this.keys.routing(m), 'revision', 'policy', 'source', 'updated_at');
-    const replies = (await pipeline.exec()) ?? [];
-    const result = new Map<string, StoredPolicy | undefined>();
-    models.forEach((m, i) => {
-      const [error, fields] = replies[i] ?? [new Error('no reply'), null];
-      if (error) throw error;
-      result.set(m, parse(fields as (string | null)[]));
-    });
-    return result;
+    const replies = await Promise.all(models.map((m) => this.redis.hmget(this.keys.routing(m), 'revision', 'policy', 'source', 'updated_at')));
+    return new Map(models.map((m, i) => [m, parse(replies[i] ?? [])]));
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { WebhookSubscription } from '@inferq/core/job-types';
-import type { Keyspace } from '@inferq/core/keyspace';
+import { groupByOwnerModel, type Keyspace, ownerModel } from '@inferq/core/keyspace';
 import type { Redis } from '@inferq/core/redis-connection';
 import type { WebhookEventType } from './events.ts';
 
@@ -70,8 +70,20 @@ export class DeliveryLog {
   async open(entries: readonly DeliveryLogEntry[]): Promise<void> {
     const live = entries.filter((e) => e.expiresAtMs > Date.now());
     if (live.length === 0) return;
-    const pipeline = this.redis.pipeline();
+    // One pipeline per model: a job's webhook keys share its model's cluster slot.
+    const byModel = new Map<string, DeliveryLogEntry[]>();
     for (const entry of live) {
+      const model = ownerModel(entry.ownerId);
+      const group = byModel.get(model);
+      if (group) group.push(entry);
+      else byModel.set(model, [entry]);
+    }
+    await Promise.all([...byModel.values()].map((group) => this.openGroup(group)));
+  }
+
+  private async openGroup(entries: readonly DeliveryLogEntry[]): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const entry of entries) {
       if (entry.subscription) {
         pipeline.set(this.keys.webhookSubscription(entry.ownerId), JSON.stringify(entry.subscription), 'PXAT', entry.expiresAtMs);
       }
@@ -86,7 +98,7 @@ export class DeliveryLog {
   async recordAttempt(ownerId: string, expiresAtMs: number, summary: DeliverySummary, attempt: DeliveryAttempt): Promise<void> {
     if (expiresAtMs <= Date.now()) return;
     const hash = this.keys.webhookDeliveries(ownerId);
-    const attempts = this.keys.webhookAttempts(summary.delivery_id);
+    const attempts = this.keys.webhookAttempts(ownerId, summary.delivery_id);
     await execOrThrow(
       this.redis
         .pipeline()
@@ -100,8 +112,14 @@ export class DeliveryLog {
   /** Per owner, whether its end was announced (its subscription is remembered at announce time). */
   async announced(ownerIds: readonly string[]): Promise<boolean[]> {
     if (ownerIds.length === 0) return [];
-    const values = await this.redis.mget(ownerIds.map((id) => this.keys.webhookSubscription(id)));
-    return values.map((v) => v !== null);
+    const announced = new Map<string, boolean>();
+    await Promise.all(
+      [...groupByOwnerModel(ownerIds).values()].map(async (ids) => {
+        const values = await this.redis.mget(ids.map((id) => this.keys.webhookSubscription(id)));
+        for (const [i, id] of ids.entries()) announced.set(id, values[i] !== null);
+      }),
+    );
+    return ownerIds.map((id) => announced.get(id) ?? false);
   }
 
   async subscription(ownerId: string): Promise<WebhookSubscription | undefined> {
@@ -115,7 +133,7 @@ export class DeliveryLog {
     const summaries = Object.values(hash).map((v) => JSON.parse(v) as DeliverySummary);
     if (summaries.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const s of summaries) pipeline.lrange(this.keys.webhookAttempts(s.delivery_id), 0, -1);
+    for (const s of summaries) pipeline.lrange(this.keys.webhookAttempts(ownerId, s.delivery_id), 0, -1);
     const replies = await execOrThrow(pipeline);
     return summaries
       .map((s, i) => ({ ...s, attempts: ((replies[i]?.[1] ?? []) as string[]).map((a) => JSON.parse(a) as DeliveryAttempt) }))

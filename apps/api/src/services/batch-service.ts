@@ -72,6 +72,8 @@ export class BatchService {
   async waitFor(batchId: string, tenant: string, waitMs: number, signal?: AbortSignal): Promise<{ view: BatchView; declined: boolean }> {
     let view = await this.read(batchId, tenant);
     if (waitMs <= 0 || isBatchFinal(view.status)) return { view, declined: false };
+    const listening = this.deps.completions.listen(view.model);
+    if (listening) await guardRedis(() => listening);
     const waiter = this.deps.completions.waitFor(batchId, waitMs, signal);
     if (!waiter) return { view, declined: true };
     try {

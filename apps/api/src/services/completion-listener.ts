@@ -24,33 +24,61 @@ export interface Waiter {
 
 /**
  * Wakes long-polls when their job finishes. One subscriber connection per API process listens to
- * the channel workers publish finished job ids on, so a held GET costs no Redis traffic while it
+ * the channels workers publish finished job ids on (one sharded channel per model: on a cluster,
+ * each model's notices stay on its own master), so a held GET costs no Redis traffic while it
  * waits. At most `maxHeld` are held at once: each holds a socket, a request and a timer (about
  * 10 KB of heap), and under overload they were what grew the process without bound.
  */
 export class CompletionListener {
   private readonly waiters = new Map<string, Set<(notice: Notice | undefined) => void>>();
   private heldCount = 0;
+  /** Models whose channel is subscribed (or being subscribed). */
+  private readonly listening = new Map<string, Promise<void>>();
+  private readonly subscribedModels = new Set<string>();
 
   private constructor(
     private readonly subscriber: Redis,
+    private readonly keys: Keyspace,
     private readonly maxHeld: number,
   ) {}
 
-  static async start(subscriber: Redis, keys: Keyspace, logger: Logger, maxHeld = Number.POSITIVE_INFINITY): Promise<CompletionListener> {
-    const listener = new CompletionListener(subscriber, maxHeld);
-    subscriber.on('message', (_channel: string, message: string) => {
+  /** Starts listening for the given models' completions (more join with `listen`). */
+  static async start(subscriber: Redis, keys: Keyspace, logger: Logger, models: readonly string[], maxHeld = Number.POSITIVE_INFINITY): Promise<CompletionListener> {
+    const listener = new CompletionListener(subscriber, keys, maxHeld);
+    subscriber.on('smessage', (_channel: string, message: string) => {
       // Most lines are for jobs another process holds: only a held id's record is handed on.
       for (const entry of decodeCompletion(message)) listener.notify(entry.id, entry.record);
     });
     subscriber.on('error', (error: Error) => logger.warn({ err: error }, 'completion subscriber error'));
-    await subscriber.subscribe(keys.jobsFinishedChannel());
+    await Promise.all(models.map((model) => listener.listen(model)));
     return listener;
   }
 
   /**
+   * Subscribes to a model's completions; undefined when it is subscribed already (the hot path
+   * awaits nothing). Await it before registering a wait whose end could come at once.
+   */
+  listen(model: string): Promise<void> | undefined {
+    if (this.subscribedModels.has(model)) return undefined;
+    let pending = this.listening.get(model);
+    if (!pending) {
+      // One SSUBSCRIBE per model: on a cluster, channels of different slots cannot share one.
+      pending = this.subscriber.ssubscribe(this.keys.jobsFinishedChannel(model)).then(
+        () => void this.subscribedModels.add(model),
+        (error: unknown) => {
+          this.listening.delete(model);
+          throw error;
+        },
+      );
+      this.listening.set(model, pending);
+    }
+    return pending;
+  }
+
+  /**
    * Resolves with the notice when `jobId` is reported finished, undefined after `timeoutMs` or
-   * when `signal` aborts. Register before reading the job's state, so a finish between the two is not missed.
+   * when `signal` aborts. Register before reading the job's state, so a finish between the two is
+   * not missed, and after `listen` to the job's model has resolved.
    * Undefined when `maxHeld` waits are already held: the caller answers at once instead.
    */
   waitFor(jobId: string, timeoutMs: number, signal?: AbortSignal): Waiter | undefined {

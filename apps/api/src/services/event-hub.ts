@@ -1,5 +1,5 @@
 import { decodeCompletion } from '@inferq/core/completion-message';
-import type { Keyspace } from '@inferq/core/keyspace';
+import { type Keyspace, ownerModel } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import { decodeProgress } from '@inferq/core/progress-message';
 import type { Redis } from '@inferq/core/redis-connection';
@@ -74,26 +74,26 @@ export class EventSubscription {
 /**
  * Feeds the API's Server-Sent Event streams from Redis pub/sub, so a stream hears of a change
  * whichever process made it: finished jobs (with their records) and batch ends on the channel
- * long-polls use, running bundles and batch progress on the progress channel. It has its own
- * subscriber connection, subscribed only while it holds a stream: a process nobody streams from
- * receives none of these messages. At most `maxHeld` streams are held at once.
+ * long-polls use, running bundles and batch progress on the progress channel (both sharded, per
+ * model). It has its own subscriber connection, subscribed to a model's channels only while it
+ * holds a stream about that model: a process nobody streams from receives none of these messages. At most `maxHeld` streams are held at once.
  */
 export class EventHub {
   private readonly followers = new Map<string, Set<EventSubscription>>();
   private heldCount = 0;
-  private subscribed: Promise<void> | undefined;
-  private readonly channels: [string, string];
+  /** Per model followed now: how many streams follow it, and its channels' subscription. */
+  private readonly models = new Map<string, { holders: number; subscribed: Promise<void> }>();
+  /** Channel → whether it carries completions (else progress), for every model's two channels subscribed. */
+  private readonly finishedChannels = new Map<string, boolean>();
 
   constructor(
     private readonly subscriber: Redis,
-    keys: Keyspace,
+    private readonly keys: Keyspace,
     logger: Logger,
     private readonly maxHeld: number,
   ) {
-    const finished = keys.jobsFinishedChannel();
-    this.channels = [finished, keys.progressChannel()];
-    subscriber.on('message', (channel: string, message: string) => {
-      if (channel === finished) {
+    subscriber.on('smessage', (channel: string, message: string) => {
+      if (this.finishedChannels.get(channel)) {
         for (const entry of decodeCompletion(message)) this.notify(entry.id, entry.record);
       } else {
         for (const id of decodeProgress(message)) this.notify(id, undefined);
@@ -106,25 +106,15 @@ export class EventHub {
   open(ids: readonly string[]): EventSubscription | undefined {
     if (this.heldCount >= this.maxHeld) return undefined;
     this.heldCount += 1;
-    this.subscribed ??= this.subscriber.subscribe(...this.channels).then(
-      () => undefined,
-      (error: unknown) => {
-        this.subscribed = undefined;
-        throw error;
-      },
-    );
-    const subscription = new EventSubscription(this.subscribed, () => {
+    const models = [...new Set(ids.map((id) => ownerModel(id)))];
+    const subscription = new EventSubscription(Promise.all(models.map((model) => this.follow(model))).then(() => undefined), () => {
       for (const id of ids) {
         const set = this.followers.get(id);
         set?.delete(subscription);
         if (set?.size === 0) this.followers.delete(id);
       }
       this.heldCount -= 1;
-      if (this.heldCount === 0) {
-        // Commands on one connection run in order: a subscribe sent after this one still wins.
-        this.subscribed = undefined;
-        void this.subscriber.unsubscribe(...this.channels).catch(() => undefined);
-      }
+      for (const model of models) this.unfollow(model);
     });
     for (const id of ids) {
       const set = this.followers.get(id) ?? new Set();
@@ -132,6 +122,45 @@ export class EventHub {
       this.followers.set(id, set);
     }
     return subscription;
+  }
+
+  /** Subscribes to a model's two channels (one SSUBSCRIBE: they share the model's slot) while any stream follows it. */
+  private follow(model: string): Promise<void> {
+    const followed = this.models.get(model);
+    if (followed) {
+      followed.holders += 1;
+      return followed.subscribed;
+    }
+    const finished = this.keys.jobsFinishedChannel(model);
+    const progress = this.keys.progressChannel(model);
+    this.finishedChannels.set(finished, true);
+    this.finishedChannels.set(progress, false);
+    const entry = {
+      holders: 1,
+      subscribed: this.subscriber.ssubscribe(finished, progress).then(
+        () => undefined,
+        (error: unknown) => {
+          if (this.models.get(model) === entry) this.models.delete(model);
+          throw error;
+        },
+      ),
+    };
+    this.models.set(model, entry);
+    return entry.subscribed;
+  }
+
+  private unfollow(model: string): void {
+    const followed = this.models.get(model);
+    if (!followed) return;
+    followed.holders -= 1;
+    if (followed.holders > 0) return;
+    // Commands on one connection run in order: a subscribe sent after this one still wins.
+    this.models.delete(model);
+    const finished = this.keys.jobsFinishedChannel(model);
+    const progress = this.keys.progressChannel(model);
+    this.finishedChannels.delete(finished);
+    this.finishedChannels.delete(progress);
+    void this.subscriber.sunsubscribe(finished, progress).catch(() => undefined);
   }
 
   private notify(id: string, record: string | undefined): void {

@@ -2,6 +2,7 @@ import type { JobsOptions, Queue } from 'bullmq';
 import type { Config } from '@inferq/core/config';
 import { InferqError, type ErrorBody } from '@inferq/core/errors';
 import { newBundleId, parseJobId, tenantTag, type ParsedJobId } from '@inferq/core/job-id';
+import { ownerModel } from '@inferq/core/keyspace';
 import type { BundledRequest, BundlePayload, FinishedJobRecord, JobPayload, QueuePayload, RoutedBy, ShadowBundlePayload } from '@inferq/core/job-types';
 import { guardRedis, isRedisOutcomeUnknownError, storageFull } from '@inferq/core/redis-connection';
 import { probeImage } from '@inferq/inference/image-preprocess';
@@ -320,6 +321,8 @@ export class JobService {
   async submitAndWait(request: JobRequest, idempotencyKey: string | undefined, requestId: string, tenant: string, waitMs: number, signal?: AbortSignal): Promise<{ job: SubmittedJob; created: boolean; view?: JobView; declined: boolean }> {
     const prepared = await this.prepare(request, requestId, tenant);
     await guardRedis(() => this.deps.admission.checkDepth(request.model, prepared.manifest));
+    const listening = this.deps.completions.listen(request.model);
+    if (listening) await guardRedis(() => listening);
     let waiter: Waiter | undefined;
     let declined = false;
     try {
@@ -423,6 +426,8 @@ export class JobService {
   async waitFor(jobId: string, tenant: string, waitMs: number, signal?: AbortSignal): Promise<{ view: JobView; declined: boolean }> {
     if (waitMs <= 0) return { view: await this.get(jobId, tenant), declined: false };
     this.ownJob(jobId, tenant);
+    const listening = this.deps.completions.listen(ownerModel(jobId));
+    if (listening) await guardRedis(() => listening);
     // Registered before the read, so a finish between the two is not missed.
     const waiter = this.deps.completions.waitFor(jobId, waitMs, signal);
     if (!waiter) return { view: await this.get(jobId, tenant), declined: true };
