@@ -186,6 +186,6 @@ describe('operations: /metrics, /openapi.json, /docs, /admin/queues', () => {
     assert.equal(api.status, 200);
     const names = ((await api.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
     for (const model of ['fraud-risk', 'wide-mlp', 'lookup', 'textline-ocr', 'text-orientation']) assert.ok(names.includes(`model-{${model}}`), `model-{${model}} in ${names}`);
-    assert.ok(names.includes('webhooks') && names.includes('schedules'), `webhooks and schedules in ${names}`);
+    assert.ok(names.includes('{webhooks}') && names.includes('{schedules}'), `webhooks and schedules in ${names}`);
   });
 });

@@ -20,6 +20,7 @@ const NOT_RUN: { first: RegExp; why: string }[] = [
   { first: /^INFERQ_API_KEYS=/, why: 'starts a second inferq on port 3000 with API keys; test/e2e/tenants.test.ts covers keys' },
   { first: /^# Canary:/, why: 'needs fraud-risk versions 3 and 4, which the demo repository does not ship, and an admin key' },
   { first: /^npm ci && npm run build/, why: 'a deployment: its Redis is a host named redis' },
+  { first: /^REDIS_URL=redis-cluster:\/\//, why: 'a deployment against a Redis Cluster on other hosts; npm run test:cluster runs the e2e suites against a local three-master cluster' },
   { first: /^npm run build\s/, why: 'development commands: the build and the suite this test is part of' },
   { first: /^npm run bench\s/, why: 'benches: minutes of load on the machine' },
   { first: /^kubectl /, why: 'needs a Kubernetes cluster; test/deploy/kubernetes.test.ts renders and validates the manifests offline' },

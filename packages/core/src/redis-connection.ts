@@ -105,7 +105,7 @@ const MIN_MINOR = 0;
  */
 export async function checkRedisRequirements(redis: Redis): Promise<RedisRequirements> {
   if (redis instanceof Cluster) await clusterReady(redis);
-  const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  const servers = masterServers(redis);
   if (servers.length === 0) throw new Error('the Redis Cluster has no reachable master');
   let first: RedisRequirements | undefined;
   for (const server of servers) {
@@ -113,6 +113,11 @@ export async function checkRedisRequirements(redis: Redis): Promise<RedisRequire
     first ??= checked;
   }
   return first as RedisRequirements;
+}
+
+/** The servers that hold data: the one server, or every master a cluster client knows of. */
+export function masterServers(redis: Redis): StandaloneRedis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
 }
 
 /** A cluster client knows its masters only once it has read the slot map: wait for that, a while. */

@@ -1,5 +1,5 @@
 import type { Logger } from '@inferq/core/logger';
-import type { Redis } from '@inferq/core/redis-connection';
+import { masterServers, type Redis } from '@inferq/core/redis-connection';
 
 export interface StorageMonitorOptions {
   redis: Redis;
@@ -20,7 +20,8 @@ function memoryFull(info: string): boolean {
 }
 
 /**
- * Whether Redis is out of memory (maxmemory reached under noeviction), for /readyz: full when a
+ * Whether Redis (any master of a cluster: a full one refuses its models' writes) is out of
+ * memory (maxmemory reached under noeviction), for /readyz: full when a
  * write was refused in the last two seconds, or when `INFO memory` (read at most once a second)
  * says so. Says what to do in one log line when it becomes full, and one when it recovers.
  */
@@ -42,9 +43,8 @@ export class StorageMonitor {
   async full(): Promise<boolean> {
     if (Date.now() - this.lastRefusalAt < (this.options.refusalMemoryMs ?? 2000)) return true;
     if (this.reading && Date.now() - this.reading.at < (this.options.readingMs ?? 1000)) return this.reading.full;
-    this.inflight ??= this.options.redis
-      .info('memory')
-      .then(memoryFull, () => false)
+    this.inflight ??= Promise.all(masterServers(this.options.redis).map((server) => server.info('memory')))
+      .then((infos) => infos.some(memoryFull), () => false)
       .then((full) => {
         this.reading = { at: Date.now(), full };
         this.inflight = undefined;
