@@ -1,6 +1,6 @@
 /**
  * `npm start`: one API and one worker on this machine (compiled: `npm start` builds first), plus
- * a private Redis when REDIS_URL is unset. Every other setting is read by the services themselves from the environment.
+ * a private Redis when neither REDIS_URL nor REDIS_CLUSTER_NODES is set. Every other setting is read by the services themselves from the environment.
  */
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
@@ -108,7 +108,8 @@ function loadConfigOrExit(): Config {
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  let redisUrl = process.env.REDIS_URL;
+  // REDIS_CLUSTER_NODES names a cluster on its own (the config turns it into a redis-cluster:// URL).
+  let redisUrl = process.env.REDIS_CLUSTER_NODES ? config.redisUrl : process.env.REDIS_URL;
   if (!redisUrl) {
     if (!hasRedisServer()) {
       console.error(REDIS_INSTALL_HINT);
