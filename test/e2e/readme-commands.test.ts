@@ -23,6 +23,7 @@ const NOT_RUN: { first: RegExp; why: string }[] = [
   { first: /^REDIS_URL=redis-cluster:\/\//, why: 'a deployment against a Redis Cluster on other hosts; npm run test:cluster runs the e2e suites against a local three-master cluster' },
   { first: /^npm run build\s/, why: 'development commands: the build and the suite this test is part of' },
   { first: /^npm run bench\s/, why: 'benches: minutes of load on the machine' },
+  { first: /^npm run bench:scale\s/, why: 'the scale-out bench: minutes of load on the machine' },
   { first: /^kubectl /, why: 'needs a Kubernetes cluster; test/deploy/kubernetes.test.ts renders and validates the manifests offline' },
   { first: /^curl -N localhost:3000\/v1\/jobs\/<job_id>\/events/, why: 'a stream of a job of the reader\'s (the id is a placeholder); test/e2e/events.test.ts streams jobs and batches from submit to result' },
   { first: /^npm exec --prefix /, why: 'the CLI from another directory, against a checkout at /srv/inferq; test/e2e/cli.test.ts runs the CLI' },
