@@ -30,7 +30,7 @@ interface Container {
   image: string;
   command?: string[];
   ports?: { name?: string; containerPort: number }[];
-  env?: { name: string; value?: string; valueFrom?: unknown }[];
+  env?: { name: string; value?: string; valueFrom?: { resourceFieldRef?: { containerName?: string; resource: string; divisor?: string } } & Record<string, unknown> }[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
   startupProbe?: Probe;
   livenessProbe?: Probe;
@@ -77,6 +77,26 @@ const deployments = ofKind<Deployment>(base, 'Deployment');
 const apiDeployment = named<Deployment>(base, 'Deployment', 'inferq-api');
 const workerDeployments = deployments.filter((d) => component(d) === 'worker');
 
+/** A CPU quantity in cores: "2", "1500m", "0.5". */
+function cpuCores(quantity: string): number {
+  const cores = quantity.endsWith('m') ? Number(quantity.slice(0, -1)) / 1000 : Number(quantity);
+  assert.ok(Number.isFinite(cores) && cores > 0, `${quantity} is a CPU quantity`);
+  return cores;
+}
+
+/**
+ * A resourceFieldRef as the kubelet resolves it: the container's own request or limit divided by
+ * the divisor, rounded up (a CPU limit of 1500m with divisor 1 reads "2").
+ */
+function resourceField(container: Container, ref: { containerName?: string; resource: string; divisor?: string }): string {
+  assert.ok(!ref.containerName || ref.containerName === container.name, `${container.name}: a resourceFieldRef of its own container`);
+  const [kind, resource] = ref.resource.split('.') as ['limits' | 'requests', string];
+  assert.equal(resource, 'cpu', `${container.name}: only CPU resourceFieldRefs are read here`);
+  const quantity = container.resources?.[kind]?.[resource];
+  assert.ok(quantity, `${container.name}: ${ref.resource} is set, so the value does not fall back to the node's`);
+  return String(Math.ceil(cpuCores(quantity) / cpuCores(ref.divisor ?? '1')));
+}
+
 /** The environment a container starts with: envFrom sources in order, then `env` over them. */
 function containerEnv(container: Container, manifests: readonly Manifest[]): Record<string, string> {
   const env: Record<string, string> = {};
@@ -89,8 +109,9 @@ function containerEnv(container: Container, manifests: readonly Manifest[]): Rec
     }
   }
   for (const variable of container.env ?? []) {
-    assert.equal(variable.valueFrom, undefined, `${container.name}: ${variable.name} comes from a value, so the checks below can read it`);
-    env[variable.name] = variable.value ?? '';
+    const { resourceFieldRef, ...otherSources } = variable.valueFrom ?? {};
+    assert.deepEqual(otherSources, {}, `${container.name}: ${variable.name} comes from a value or a resource field, so the checks below can read it`);
+    env[variable.name] = resourceFieldRef ? resourceField(container, resourceFieldRef) : (variable.value ?? '');
   }
   return env;
 }
@@ -298,7 +319,11 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
           assert.ok(existsSync(path.join(REPO_ROOT, 'models', model)), `${model} is in the model repository`);
           assert.equal(deployment.metadata.name, `inferq-worker-${model}`);
           assert.equal(deployment.spec.template.metadata.labels['inferq.dev/model'], model);
+          // The thread policy (README, Thread policy) in a pod: every core of the CPU limit to the
+          // model's sessions, set explicitly since the default (0) reads the node's cores.
           assert.ok(config.intraOpThreads > 0, 'intra-op threads set explicitly: the default reads the node, not the CPU limit');
+          const limitCores = Math.ceil(cpuCores(container.resources?.limits?.cpu ?? ''));
+          assert.equal(config.intraOpThreads * config.inferenceThreads, limitCores, `${deployment.metadata.name}: inference threads × intra-op threads = the CPU limit (${limitCores})`);
         }
       }
     }

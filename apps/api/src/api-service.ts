@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { Queue } from '@inferq/core/bullmq-queue';
 import type { Config } from '@inferq/core/config';
 import type { QueuePayload } from '@inferq/core/job-types';
 import { BatchStore } from '@inferq/batch/batch-store';

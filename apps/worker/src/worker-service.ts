@@ -12,7 +12,7 @@ import { JobStore } from '@inferq/jobs/job-store';
 import { PredictionLogWriter, predictionLogLimits } from '@inferq/core/prediction-log-script';
 import { PolicyStore } from '@inferq/routing/policy-store';
 import { announceBatchEvents } from '@inferq/webhooks/batch-announcer';
-import { startWebhookDelivery } from '@inferq/webhooks/webhook-service';
+import { startWebhookDelivery } from '@inferq/webhooks/webhook-delivery';
 import { ChunkRunner } from './chunk-runner.ts';
 import { ScheduleRunner } from './schedule-runner.ts';
 import { ModelWorker } from './model-worker.ts';

@@ -105,7 +105,11 @@ function isCidr(text: string): boolean {
   return Number(bits) <= (family === 4 ? 32 : 128);
 }
 
-const configSchema = z.object({
+/**
+ * Built by each loadConfig call, not kept: a process parses its configuration once, and the
+ * schema's ~70 zod schemas (about 1 MB of heap) would otherwise stay for the process's lifetime.
+ */
+const configSchema = () => z.object({
   port: intIn(0, 65535),
   host: z.string().min(1),
   redisUrl: z.string().refine((url) => parseRedisTarget(url) !== undefined, 'must be redis://, rediss://, or redis-cluster://host:port,host:port (rediss-cluster:// for TLS)'),
@@ -182,7 +186,7 @@ const configSchema = z.object({
   logPretty: bool,
 });
 
-export type Config = z.infer<typeof configSchema> & {
+export type Config = z.infer<ReturnType<typeof configSchema>> & {
   /** intraOpThreads with 0 resolved against this machine's cores. */
   resolvedIntraOpThreads: number;
   /** imageThreads with 0 resolved against this machine's cores. */
@@ -202,7 +206,8 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     const option = options[key];
     raw[key] = option !== undefined ? String(option) : (env[spec.env] ?? spec.default);
   }
-  const parsed = configSchema.safeParse(raw);
+  // Parsed once: zod's compiled fast path would cost more to build (and keep) than it saves.
+  const parsed = configSchema().safeParse(raw, { jitless: true });
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {

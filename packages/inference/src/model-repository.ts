@@ -76,7 +76,8 @@ export async function checkVersion(name: string, version: string, dir: string, v
   if (!existsSync(path.join(dir, 'model.json')) && existsSync(pipelineFile)) return checkPipeline(name, version, dir, pipelineFile);
   let manifest: ModelManifest;
   try {
-    const parsed = manifestSchema.safeParse(JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')));
+    // One parse per version: zod's compiled fast path would cost more to build (and keep) than it saves.
+    const parsed = manifestSchema.safeParse(JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')), { jitless: true });
     if (!parsed.success) {
       return refused(`model.json is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
@@ -121,7 +122,7 @@ async function checkPipeline(name: string, version: string, dir: string, file: s
   }
   let parsed;
   try {
-    parsed = pipelineManifestSchema.safeParse(JSON.parse(text));
+    parsed = pipelineManifestSchema.safeParse(JSON.parse(text), { jitless: true });
   } catch (error) {
     return { name, version, dir, manifest: undefined, artifactPath: file, state: 'refused', reason: `pipeline.json is not JSON: ${(error as Error).message}` };
   }

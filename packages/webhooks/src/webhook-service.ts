@@ -1,12 +1,10 @@
-import { Queue } from 'bullmq';
+import { Queue } from '@inferq/core/bullmq-queue';
 import type { Config } from '@inferq/core/config';
 import type { Keyspace } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
-import { DeliveryClient } from './delivery-client.ts';
 import type { DeliveryJobData } from './delivery-job.ts';
 import { DeliveryLog } from './delivery-log.ts';
-import { DeliveryWorker, type DeliveryMetrics } from './delivery-worker.ts';
 import { WebhookDispatcher } from './dispatcher.ts';
 import { announceFinishedJobs } from './job-announcer.ts';
 import { RetrySchedule } from './retry-schedule.ts';
@@ -56,36 +54,5 @@ export async function createWebhookProducer(deps: WebhookServiceDeps): Promise<W
     secrets,
     queue,
     close: () => queue.close(),
-  };
-}
-
-/**
- * A worker process's side: the producer (finished jobs are announced right after their results
- * are written) plus the delivery consumer on its own queue and connection, so slow receivers
- * never hold up inference.
- */
-export async function startWebhookDelivery(deps: WebhookServiceDeps & { connection: Redis; metrics?: DeliveryMetrics }): Promise<WebhookProducer> {
-  const { config, keys, logger } = deps;
-  const producer = await createWebhookProducer(deps);
-  const worker = new DeliveryWorker({
-    connection: deps.connection,
-    keys,
-    log: producer.log,
-    client: new DeliveryClient({ policy: producer.policy, timeoutMs: config.webhookTimeoutMs }),
-    schedule: new RetrySchedule(config.webhookRetrySchedule),
-    secrets: producer.secrets,
-    logger: logger.child({ component: 'webhooks' }),
-    concurrency: config.webhookConcurrency,
-    lockDurationMs: config.lockDurationMs,
-    stalledIntervalMs: config.stalledIntervalMs,
-    ...(deps.metrics ? { metrics: deps.metrics } : {}),
-  });
-  worker.start();
-  return {
-    ...producer,
-    async close() {
-      await worker.close();
-      await producer.close();
-    },
   };
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Hono } from 'hono';
 import { InferqError } from '@inferq/core/errors';
 import type { AppEnv } from '../app-env.ts';
-import { buildOpenApiDocument, type OpenApiOptions } from '../openapi/openapi-spec.ts';
+import type { OpenApiOptions } from '../openapi/openapi-spec.ts';
 
 /** Swagger UI's files, served by the API itself from the npm package: /docs works with no internet. */
 const SWAGGER_UI_DIR = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -51,11 +51,12 @@ const DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'un
 
 /**
  * `GET /openapi.json` (built from the request schemas once, at its first request: building it at
- * start would cost every API process time and memory for a page few of them serve) and `GET /docs`
- * with its assets.
+ * start would cost every API process time and memory for a page few of them serve; its module,
+ * with the response schemas and examples only the document uses, is loaded then too) and
+ * `GET /docs` with its assets.
  */
 export function openapiRoutes(options: OpenApiOptions) {
-  let document: string | undefined;
+  let document: Promise<string> | undefined;
   const cache = new Map<string, Promise<Buffer>>();
   const asset = (file: string) => {
     let bytes = cache.get(file);
@@ -66,9 +67,13 @@ export function openapiRoutes(options: OpenApiOptions) {
     return bytes;
   };
   return new Hono<AppEnv>()
-    .get('/openapi.json', (c) => {
-      document ??= JSON.stringify(buildOpenApiDocument(options));
-      return c.body(document, 200, { 'content-type': 'application/json; charset=utf-8' });
+    .get('/openapi.json', async (c) => {
+      if (!document) {
+        document = import('../openapi/openapi-spec.ts').then(({ buildOpenApiDocument }) => JSON.stringify(buildOpenApiDocument(options)));
+        // A failed build is tried again by the next request rather than kept.
+        document.catch(() => (document = undefined));
+      }
+      return c.body(await document, 200, { 'content-type': 'application/json; charset=utf-8' });
     })
     .get('/docs', (c) => c.html(PAGE, 200, { 'content-security-policy': DOCS_CSP }))
     .get('/docs/assets/:file', async (c) => {
