@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../packages/core/src/config.ts';
 import { newBatchId, newJobId } from '../../packages/core/src/job-id.ts';
 import { Keyspace } from '../../packages/core/src/keyspace.ts';
-import { parseRedisTarget } from '../../packages/core/src/redis-connection.ts';
+import { parseRedisTarget } from '../../packages/core/src/redis-target.ts';
 
 /** The part of a key Redis Cluster hashes: between the first `{` and the next `}`, if not empty. */
 function hashedPart(key: string): string {

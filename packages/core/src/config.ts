@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { parseRedisTarget } from './redis-connection.ts';
+import { parseRedisTarget } from './redis-target.ts';
 
 /**
  * Every setting inferq reads, with its environment variable and default. Resolution order is
