@@ -21,7 +21,7 @@ const NOT_RUN: { first: RegExp; why: string }[] = [
   { first: /^# Canary:/, why: 'needs fraud-risk versions 3 and 4, which the demo repository does not ship, and an admin key' },
   { first: /^npm ci && npm run build/, why: 'a deployment: its Redis is a host named redis' },
   { first: /^npm run build\s/, why: 'development commands: the build and the suite this test is part of' },
-  { first: /^npm run bench\s/, why: 'benches: minutes of load on the machine' },
+  { first: /^npm run bench[\s:]/, why: 'benches: minutes of load on the machine' },
   { first: /^kubectl /, why: 'needs a Kubernetes cluster; test/deploy/kubernetes.test.ts renders and validates the manifests offline' },
   { first: /^curl -N localhost:3000\/v1\/jobs\/<job_id>\/events/, why: 'a stream of a job of the reader\'s (the id is a placeholder); test/e2e/events.test.ts streams jobs and batches from submit to result' },
   { first: /^npm exec --prefix /, why: 'the CLI from another directory, against a checkout at /srv/inferq; test/e2e/cli.test.ts runs the CLI' },
