@@ -24,6 +24,8 @@ const total = jobsArg >= 0 ? Number(args[jobsArg + 1]) : 100_000;
 const settings = SETTINGS[args.includes('--quick') ? 'quick' : 'full'];
 const progress = (message: string) => process.stderr.write(`[bench prediction-log] ${message}\n`);
 const STREAM = 'inferq:predictions:{fraud-risk}';
+/** How long the log may stop growing before the missing predictions are reported. */
+const STALL_MS = 60_000;
 
 const stack = await BenchStack.start();
 const summary: Record<string, number | null> = { log_off_jobs_per_s: null, log_on_jobs_per_s: null, log_on_off_ratio: null, logged_exactly_once: null, redis_bytes_per_logged_prediction: null };
@@ -58,11 +60,25 @@ try {
   const rows = Array.from({ length: total }, (_, r) => JSON.stringify({ features: { ...SAFE_TRANSACTION, amount: 1 + (r % 4999) } })).join('\n');
   const batch = await client.batches.upload([rows], { model: 'fraud-risk', format: 'ndjson' });
   for (let r = 0; r < total; r++) expected.add(`${batch.batch_id}:${r}`);
-  while ((await stack.client.xlen(STREAM)) < expected.size) await sleep(500);
+  // Until every prediction is logged, or the log stops growing: a prediction that never arrives
+  // is reported below, not waited for.
+  for (let length = 0, still = 0; length < expected.size && still < STALL_MS; ) {
+    await sleep(500);
+    const now = await stack.client.xlen(STREAM);
+    still = now > length ? 0 : still + 500;
+    length = now;
+  }
   const seen = new Map<string, number>();
   for await (const p of client.predictions.export({ model: 'fraud-risk', pageSize: 10_000 })) seen.set(p.id, (seen.get(p.id) ?? 0) + 1);
-  const once = [...expected].every((id) => seen.get(id) === 1) && seen.size === expected.size;
+  const missing = [...expected].filter((id) => !seen.has(id));
+  const duplicated = [...seen.values()].filter((n) => n > 1).length;
+  const once = missing.length === 0 && duplicated === 0 && seen.size === expected.size;
   summary.logged_exactly_once = once ? 1 : 0;
+  if (!once) {
+    const missingRows = missing.filter((id) => id.startsWith(`${batch.batch_id}:`)).length;
+    progress(`  NOT exactly once: ${missing.length} missing (${missing.length - missingRows} jobs, ${missingRows} batch rows), ${duplicated} logged more than once, ${seen.size - (expected.size - missing.length)} not submitted here`);
+    process.exitCode = 1;
+  }
   const entries = await stack.client.xlen(STREAM);
   const bytes = Number(await stack.client.call('MEMORY', 'USAGE', STREAM, 'SAMPLES', '0'));
   summary.redis_bytes_per_logged_prediction = round(bytes / entries);

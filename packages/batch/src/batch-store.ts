@@ -138,22 +138,13 @@ export class BatchStore {
     const logArgs = this.predictionLog ? new PredictionLogArgs(this.keys, this.predictionLog, 2) : undefined;
     if (logArgs) for (const entry of log) logArgs.add(entry);
     const logKeys = logArgs?.keys ?? [];
-    const outcome = (await RECORD_CHUNK.run(
-      this.redis,
-      2 + logKeys.length,
-      this.keys.batch(batchId),
-      this.keys.batchChunk(batchId, chunk),
-      ...logKeys,
-      lines,
-      ttlMs,
-      counts.succeeded,
-      counts.failed,
-      counts.canceled,
-      Date.now(),
-      this.keys.progressChannel(ownerModel(batchId)),
-      encodeProgress([batchId]),
-      ...(logArgs?.args() ?? [0]),
-    )) as number;
+    // A chunk's rows and their log entries are recorded by one call (exactly once, together): as
+    // one array, since a chunk of INFERQ_BATCH_CHUNK_ROWS rows brings 12 arguments per row.
+    const args: (string | number)[] = [2 + logKeys.length, this.keys.batch(batchId), this.keys.batchChunk(batchId, chunk)];
+    for (const key of logKeys) args.push(key);
+    args.push(lines, ttlMs, counts.succeeded, counts.failed, counts.canceled, Date.now(), this.keys.progressChannel(ownerModel(batchId)), encodeProgress([batchId]));
+    for (const arg of logArgs?.args() ?? [0]) args.push(arg);
+    const outcome = (await RECORD_CHUNK.runWith(this.redis, args)) as number;
     if (outcome === 2) {
       const chunks = Number(await this.redis.hget(this.keys.batch(batchId), 'chunks_total'));
       await this.afterFinish(batchId, chunks);

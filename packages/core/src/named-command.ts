@@ -1,6 +1,6 @@
 import type { Redis } from './redis-connection.ts';
 
-type Callable = (...args: (string | number | Buffer)[]) => Promise<unknown>;
+type Callable = (...args: (string | number | Buffer | readonly (string | number | Buffer)[])[]) => Promise<unknown>;
 
 /**
  * A Lua script registered on a connection under a name (ioredis `defineCommand`): sent as EVALSHA,
@@ -29,7 +29,16 @@ export class NamedCommand {
   }
 
   run(redis: Redis, ...args: (string | number | Buffer)[]): Promise<unknown> {
+    return this.runWith(redis, args);
+  }
+
+  /**
+   * The same with the arguments as one array, however many: they reach ioredis as a single
+   * argument (it flattens arrays), since passing each as a JavaScript argument overflows the call
+   * stack past about 100,000 of them (a large batch chunk with its prediction log entries).
+   */
+  runWith(redis: Redis, args: readonly (string | number | Buffer)[]): Promise<unknown> {
     this.ensure(redis);
-    return ((redis as unknown as Record<string, Callable>)[this.name] as Callable).apply(redis, args);
+    return ((redis as unknown as Record<string, Callable>)[this.name] as Callable).call(redis, args);
   }
 }

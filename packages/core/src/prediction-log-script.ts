@@ -31,6 +31,8 @@ export interface PredictionLogEntry {
 }
 
 const FIELDS_PER_ENTRY = 12;
+/** Values one drift-list push carries at most (Lua's unpack refuses about 8,000). */
+const PUSH_SLICE = 1000;
 
 /**
  * Lua: logs the entries of a script's ARGV from `at` on (see PredictionLogArgs), each only if
@@ -81,12 +83,18 @@ local function logPredictions(at, stored)
     end
   end
   for key, at in pairs(expireAt) do redis.call('PEXPIREAT', key, at) end
+  -- Rows pushed ${PUSH_SLICE} at a time: Lua's unpack stops at about 8,000 values (a batch chunk
+  -- brings a row per line).
+  local function push(command, key, rows, from, to)
+    for s = from, to, ${PUSH_SLICE} do redis.call(command, key, unpack(rows, s, math.min(to, s + ${PUSH_SLICE} - 1))) end
+  end
   for key, rows in pairs(references) do
     local room = refSize - redis.call('LLEN', key)
-    if room > 0 then redis.call('RPUSH', key, unpack(rows, 1, math.min(room, #rows))) end
+    if room > 0 then push('RPUSH', key, rows, 1, math.min(room, #rows)) end
   end
   for key, rows in pairs(recents) do
-    redis.call('LPUSH', key, unpack(rows))
+    -- Only the newest window rows outlive the trim.
+    push('LPUSH', key, rows, math.max(1, #rows - window + 1), #rows)
     redis.call('LTRIM', key, 0, window - 1)
   end
   for stream in pairs(streams) do redis.call('XTRIM', stream, 'MINID', '~', minId) end
@@ -158,7 +166,10 @@ const LOG_ONLY = new NamedCommand('inferqLogPredictions', `${LOG_PREDICTIONS_LUA
 logPredictions(1, {})
 return 1`);
 
-/** Writes log entries on their own, in one script call. */
+/** Entries one PredictionLogWriter script call logs at most. */
+const MAX_ENTRIES_PER_CALL = 500;
+
+/** Writes log entries on their own, in script calls of at most MAX_ENTRIES_PER_CALL. */
 export class PredictionLogWriter {
   constructor(
     private readonly redis: Parameters<NamedCommand['define']>[0],
@@ -169,10 +180,14 @@ export class PredictionLogWriter {
   }
 
   async write(entries: readonly PredictionLogEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    const log = new PredictionLogArgs(this.keyspace, this.limits, 0);
-    for (const entry of entries) log.add(entry);
-    await LOG_ONLY.run(this.redis, log.keys.length, ...log.keys, ...log.args());
+    const calls: Promise<unknown>[] = [];
+    // Bounded script calls, sent together: each entry stands alone.
+    for (let i = 0; i < entries.length; i += MAX_ENTRIES_PER_CALL) {
+      const log = new PredictionLogArgs(this.keyspace, this.limits, 0);
+      for (const entry of entries.slice(i, i + MAX_ENTRIES_PER_CALL)) log.add(entry);
+      calls.push(LOG_ONLY.runWith(this.redis, [log.keys.length, ...log.keys, ...log.args()]));
+    }
+    await Promise.all(calls);
   }
 }
 

@@ -19,6 +19,9 @@ import { finishedRecordCodec } from './job-codecs.ts';
  * admits no new job then, so what this adds is bounded by the work already accepted, and each
  * finished bundle frees its payload), rather than lost.
  */
+/** Finished records written by one script call at most (a larger burst is split; see writeFinished). */
+export const MAX_WRITES_PER_CALL = 500;
+
 const WRITE_FINISHED = new NamedCommand(
   'inferqWriteFinished',
   `#!lua flags=allow-oom
@@ -190,6 +193,16 @@ export class JobStore {
    * is dropped unannounced.
    */
   async writeFinished(writes: readonly FinishedWrite[]): Promise<boolean[]> {
+    if (writes.length <= MAX_WRITES_PER_CALL) return this.writeFinishedOnce(writes);
+    // Each write stands alone (its record and its log entry go together), so a burst is split
+    // into bounded script calls, sent together: one call of thousands of writes would hold Redis
+    // for its whole run.
+    const calls: Promise<boolean[]>[] = [];
+    for (let i = 0; i < writes.length; i += MAX_WRITES_PER_CALL) calls.push(this.writeFinishedOnce(writes.slice(i, i + MAX_WRITES_PER_CALL)));
+    return (await Promise.all(calls)).flat();
+  }
+
+  private async writeFinishedOnce(writes: readonly FinishedWrite[]): Promise<boolean[]> {
     if (writes.length === 0) return [];
     const byModel = groupByOwnerModel(writes.map((w) => w.record.job_id));
     if (byModel.size === 1) return this.writeFinishedOfModel(ownerModel(writes[0]?.record.job_id ?? ''), writes);
@@ -212,10 +225,11 @@ export class JobStore {
     const logKeys = log?.keys ?? [];
     const args: (string | number)[] = [writes.length + logKeys.length];
     for (const w of writes) args.push(this.keys.result(w.record.job_id));
-    args.push(...logKeys, this.keys.jobsFinishedChannel(model), writes.length);
+    for (const key of logKeys) args.push(key);
+    args.push(this.keys.jobsFinishedChannel(model), writes.length);
     for (const w of writes) args.push(w.record.job_id, Math.max(1, Math.round(w.ttlMs)), finishedRecordCodec.encode(w.record));
-    args.push(...(log?.args() ?? [0]));
-    const written = (await WRITE_FINISHED.run(this.redis, ...args)) as number[];
+    for (const arg of log?.args() ?? [0]) args.push(arg);
+    const written = (await WRITE_FINISHED.runWith(this.redis, args)) as number[];
     return written.map((w) => w === 1);
   }
 
