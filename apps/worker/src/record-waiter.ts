@@ -1,6 +1,6 @@
 import { decodeCompletion } from '@inferq/core/completion-message';
 import type { FinishedJobRecord } from '@inferq/core/job-types';
-import { groupByOwnerModel, type Keyspace } from '@inferq/core/keyspace';
+import { type Keyspace, ownerModel } from '@inferq/core/keyspace';
 import type { Logger } from '@inferq/core/logger';
 import type { Redis } from '@inferq/core/redis-connection';
 import { finishedRecordCodec } from '@inferq/jobs/job-codecs';
@@ -55,7 +55,7 @@ export class RecordWaiter {
    * with each one's record, undefined for those not finished in time.
    */
   async expect(ids: readonly string[]): Promise<{ done(timeoutMs: number): Promise<(FinishedJobRecord | undefined)[]> }> {
-    await Promise.all([...groupByOwnerModel(ids).keys()].map((model) => this.listen(model)));
+    await Promise.all([...new Set(ids.map(ownerModel))].map((model) => this.listen(model)));
     const records = new Map<string, FinishedJobRecord>();
     let wake: (() => void) | undefined;
     for (const id of ids) {

@@ -24,14 +24,14 @@ export function ownerModel(id: string): string {
   return dot > 0 ? id.slice(0, dot) : id;
 }
 
-/** Ids grouped by their owning model (a cluster slot each), in first-seen order. */
-export function groupByOwnerModel(ids: readonly string[]): Map<string, string[]> {
-  const groups = new Map<string, string[]>();
-  for (const id of ids) {
-    const model = ownerModel(id);
+/** Items grouped by the model that owns their id (a cluster slot each), in first-seen order. */
+export function groupByOwnerModel<T>(items: readonly T[], idOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const model = ownerModel(idOf(item));
     const group = groups.get(model);
-    if (group) group.push(id);
-    else groups.set(model, [id]);
+    if (group) group.push(item);
+    else groups.set(model, [item]);
   }
   return groups;
 }

@@ -157,7 +157,7 @@ export class JobStore {
   /** The result keys' values, one MGET per model (a cluster slot each; one MGET in all for a bundle). */
   private async readResults(jobIds: readonly string[]): Promise<(string | null)[]> {
     if (jobIds.length === 0) return [];
-    const byModel = groupByOwnerModel(jobIds);
+    const byModel = groupByOwnerModel(jobIds, (id) => id);
     if (byModel.size === 1) return this.redis.mget(jobIds.map((id) => this.keys.result(id)));
     const values = new Map<string, string | null>();
     await Promise.all(
@@ -204,14 +204,13 @@ export class JobStore {
 
   private async writeFinishedOnce(writes: readonly FinishedWrite[]): Promise<boolean[]> {
     if (writes.length === 0) return [];
-    const byModel = groupByOwnerModel(writes.map((w) => w.record.job_id));
+    const byModel = groupByOwnerModel(writes, (w) => w.record.job_id);
     if (byModel.size === 1) return this.writeFinishedOfModel(ownerModel(writes[0]?.record.job_id ?? ''), writes);
     // Writes of several models (rare: a caller finishing requests of two models at once) go to
     // their models' slots one script call each.
     const stored = new Map<FinishedWrite, boolean>();
     await Promise.all(
-      [...byModel.keys()].map(async (model) => {
-        const own = writes.filter((w) => ownerModel(w.record.job_id) === model);
+      [...byModel].map(async ([model, own]) => {
         const written = await this.writeFinishedOfModel(model, own);
         for (const [i, w] of own.entries()) stored.set(w, written[i] ?? false);
       }),

@@ -1,5 +1,5 @@
 import type { WebhookSubscription } from '@inferq/core/job-types';
-import { groupByOwnerModel, type Keyspace, ownerModel } from '@inferq/core/keyspace';
+import { groupByOwnerModel, type Keyspace } from '@inferq/core/keyspace';
 import type { Redis } from '@inferq/core/redis-connection';
 import type { WebhookEventType } from './events.ts';
 
@@ -71,14 +71,7 @@ export class DeliveryLog {
     const live = entries.filter((e) => e.expiresAtMs > Date.now());
     if (live.length === 0) return;
     // One pipeline per model: a job's webhook keys share its model's cluster slot.
-    const byModel = new Map<string, DeliveryLogEntry[]>();
-    for (const entry of live) {
-      const model = ownerModel(entry.ownerId);
-      const group = byModel.get(model);
-      if (group) group.push(entry);
-      else byModel.set(model, [entry]);
-    }
-    await Promise.all([...byModel.values()].map((group) => this.openGroup(group)));
+    await Promise.all([...groupByOwnerModel(live, (e) => e.ownerId).values()].map((group) => this.openGroup(group)));
   }
 
   private async openGroup(entries: readonly DeliveryLogEntry[]): Promise<void> {
@@ -114,7 +107,7 @@ export class DeliveryLog {
     if (ownerIds.length === 0) return [];
     const announced = new Map<string, boolean>();
     await Promise.all(
-      [...groupByOwnerModel(ownerIds).values()].map(async (ids) => {
+      [...groupByOwnerModel(ownerIds, (id) => id).values()].map(async (ids) => {
         const values = await this.redis.mget(ids.map((id) => this.keys.webhookSubscription(id)));
         for (const [i, id] of ids.entries()) announced.set(id, values[i] !== null);
       }),
